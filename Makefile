@@ -1,0 +1,44 @@
+# A newcomer's entry points: make run, make test, make lint.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+LAKE ?= ./lake
+INBOX ?= examples/inbox
+
+.PHONY: install run test lint format lock examples clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: install  ## ingest the sample inbox into ./lake through the Prefect flow
+	$(BIN)/reportlake ingest --inbox $(INBOX) --lake $(LAKE)
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: ## re-resolve the pinned dependencies after editing pyproject.toml
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+examples: install  ## rebuild examples/inbox and the PDF test fixtures
+	$(BIN)/python scripts/build_examples.py
+
+clean:
+	rm -rf $(LAKE) .pytest_cache .mypy_cache .ruff_cache

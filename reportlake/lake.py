@@ -1,0 +1,155 @@
+"""The lake: hive-partitioned Parquet tables by publish date, plus archived originals under raw/.
+
+Layout (the contract in docs/schema.md)::
+
+    <lake>/<table>/dt=YYYY-MM-DD/part-0.parquet     table in reports, analysts, stock_mentions,
+                                                     related_reports, quarantine
+    <lake>/quarantine/dt=__HIVE_DEFAULT_PARTITION__/part-0.parquet   quarantined, date unknown
+    <lake>/raw/dt=YYYY-MM-DD/<report_id><suffix>     the original bytes
+
+Each partition is one file, replaced whole: new rows are merged with the partition's current
+rows (keyed by report_id) and the file is swapped atomically, so a reader sees the partition
+before or after a run, never half of it, and a rerun adds no duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import posixpath
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from reportlake.storage import Location, exists, write_bytes_atomic, write_parquet_atomic
+from reportlake.tables import SCHEMAS
+
+log = logging.getLogger(__name__)
+
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # pyarrow's and DuckDB's null partition value
+PART_FILE = "part-0.parquet"
+# Columns that identify one row of each table; rows of a report are replaced as a whole.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "reports": ("report_id",),
+    "analysts": ("report_id",),
+    "stock_mentions": ("report_id",),
+    "related_reports": ("report_id",),
+    "quarantine": ("report_id", "source_uri"),
+}
+
+
+def partition_value(publish_date: dt.date | None) -> str:
+    """The ``dt=`` value of a publish date (the null partition when unknown)."""
+    return publish_date.isoformat() if publish_date else NULL_PARTITION
+
+
+def partition_path(lake: Location, table: str, publish_date: dt.date | None) -> str:
+    """Path of the single Parquet file holding ``table`` for one publish date."""
+    return lake.join(table, f"dt={partition_value(publish_date)}", PART_FILE)
+
+
+def raw_path(lake: Location, report_id: str, publish_date: dt.date | None, suffix: str) -> str:
+    """Path of an archived original; content-addressed, so writing it twice is harmless."""
+    return lake.join("raw", f"dt={partition_value(publish_date)}", f"{report_id}{suffix.lower()}")
+
+
+def archive_original(
+    lake: Location, report_id: str, publish_date: dt.date | None, suffix: str, data: bytes
+) -> str:
+    """Store the original bytes under raw/ (once) and return their URI."""
+    path = raw_path(lake, report_id, publish_date, suffix)
+    if not exists(lake, path):
+        write_bytes_atomic(lake, path, data)
+    return lake.uri_of(path)
+
+
+def write_tables(lake: Location, tables: Mapping[str, pa.Table]) -> dict[str, int]:
+    """Merge each table's rows into their partitions; return rows written per table."""
+    written: dict[str, int] = {}
+    for name, table in tables.items():
+        if table.num_rows == 0:
+            continue
+        table = table.cast(SCHEMAS[name])
+        by_partition: dict[str, list[int]] = defaultdict(list)
+        for i, day in enumerate(table.column("publish_date").to_pylist()):
+            by_partition[partition_value(day)].append(i)
+        for value, indices in sorted(by_partition.items()):
+            rows = table.take(pa.array(indices, pa.int64()))
+            _merge_partition(lake, name, value, rows)
+        written[name] = table.num_rows
+    return written
+
+
+def _merge_partition(lake: Location, name: str, value: str, rows: pa.Table) -> None:
+    path = lake.join(name, f"dt={value}", PART_FILE)
+    keys = ROW_KEYS[name]
+    if exists(lake, path):
+        current = pq.read_table(path, filesystem=lake.fs, schema=SCHEMAS[name])
+        current = current.filter(pc.invert(_key_mask(current, rows, keys)))
+        rows = pa.concat_tables([current, rows])
+    sort = [(k, "ascending") for k in keys]
+    if name == "analysts":
+        sort.append(("position", "ascending"))
+    write_parquet_atomic(lake, path, rows.sort_by(sort))
+    log.debug("wrote %d rows to %s", rows.num_rows, path)
+
+
+def _key_mask(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.ChunkedArray:
+    """True for rows of ``current`` whose key also occurs in ``new`` (they are replaced)."""
+    if len(keys) == 1:
+        return pc.is_in(current.column(keys[0]), value_set=new.column(keys[0]).combine_chunks())
+    joined = [pc.binary_join_element_wise(*(t.column(k) for k in keys), "\x1f") for t in (current, new)]
+    return pc.is_in(joined[0], value_set=pa.chunked_array(joined[1]).combine_chunks())
+
+
+def read_table(lake: Location, name: str, columns: Iterable[str] | None = None) -> pa.Table:
+    """Read a whole lake table (all partitions), with ``dt`` as a column; empty if absent."""
+    base = lake.join(name)
+    selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    files = sorted(
+        info.path
+        for info in lake.fs.get_file_info(selector)
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith((".", "_"))
+    )
+    schema = SCHEMAS[name].append(pa.field("dt", pa.string()))
+    if not files:
+        empty = schema.empty_table()
+        return empty.select(list(columns)) if columns is not None else empty
+    dataset = ds.dataset(
+        files,
+        filesystem=lake.fs,
+        format="parquet",
+        schema=schema,
+        partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"),
+        partition_base_dir=base,
+    )
+    return dataset.to_table(columns=list(columns) if columns is not None else None)
+
+
+def known_sources(lake: Location) -> dict[str, list[str]]:
+    """report_id -> the source URIs it was ingested or quarantined from (reports first)."""
+    known: dict[str, list[str]] = defaultdict(list)
+    for name in ("reports", "quarantine"):
+        table = read_table(lake, name, columns=["report_id", "source_uri"])
+        ids, uris = table.column("report_id").to_pylist(), table.column("source_uri").to_pylist()
+        for rid, uri in zip(ids, uris, strict=True):
+            if uri not in known[rid]:
+                known[rid].append(uri)
+    return dict(known)
+
+
+def partition_dirs(lake: Location, name: str) -> list[str]:
+    """The ``dt=`` directories of a table, sorted."""
+    selector = pafs.FileSelector(lake.join(name), allow_not_found=True)
+    return sorted(
+        posixpath.basename(info.path)
+        for info in lake.fs.get_file_info(selector)
+        if info.type == pafs.FileType.Directory
+    )

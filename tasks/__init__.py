@@ -1,0 +1,1 @@
+"""Thin Prefect task adapters over the ``reportlake`` domain package."""

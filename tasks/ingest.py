@@ -1,0 +1,87 @@
+"""Tasks of the ingest flow: one domain call each, with retries on I/O and the run's artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import TaskRun
+from prefect.logging import get_run_logger
+from prefect.states import State
+from prefect.tasks import Task
+
+from reportlake.errors import TransientError
+from reportlake.pipeline import BatchResult
+from reportlake.runs import RunSummary, plan_batches, run_batch
+from reportlake.settings import Settings
+from reportlake.sources import SourceItem
+
+
+def retry_on_io(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
+    """Retry transient faults (network, object store); bad input and defects fail at once."""
+    try:
+        state.result()
+    except (TransientError, OSError, TimeoutError):
+        return True
+    except Exception:  # noqa: BLE001 - anything else is not worth a retry
+        return False
+    return False
+
+
+@task(
+    name="list-inbox",
+    retries=3,
+    retry_delay_seconds=[1, 5, 20],
+    retry_condition_fn=retry_on_io,
+    cache_policy=NONE,
+    persist_result=False,
+)
+def list_batches(settings: Settings) -> list[list[SourceItem]]:
+    """List the inbox and cut it into batches of references (no report bytes)."""
+    batches = plan_batches(settings)
+    get_run_logger().info(
+        "inbox %s: %d files in %d batches",
+        settings.inbox,
+        sum(len(b) for b in batches),
+        len(batches),
+    )
+    return batches
+
+
+@task(
+    name="ingest-batch",
+    retries=3,
+    retry_delay_seconds=[2, 10, 30],
+    retry_condition_fn=retry_on_io,
+    cache_policy=NONE,
+    persist_result=False,
+)
+def ingest_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
+    """Fetch, extract, parse, validate and write one batch; safe to retry (merges by report_id)."""
+    result = run_batch(settings, items)
+    get_run_logger().info(
+        "batch of %d: %d written, %d already in lake, %d quarantined (%s)",
+        result.read,
+        result.written,
+        result.skipped,
+        len(result.quarantined),
+        ", ".join(f"{stage} {s:.2f}s" for stage, s in sorted(result.seconds.items())),
+    )
+    return result
+
+
+@task(name="publish-summary", cache_policy=NONE, persist_result=False)
+def publish_summary(settings: Settings, results: Sequence[BatchResult]) -> RunSummary:
+    """Sum the batches and publish the markdown summary and the quarantine table artifacts."""
+    summary = RunSummary.from_batches(settings, results)
+    create_markdown_artifact(
+        key="ingest-summary", markdown=summary.to_markdown(), description="ingest-reports run"
+    )
+    create_table_artifact(
+        key="quarantined-reports",
+        table=summary.quarantine_rows or [{"source_uri": "", "stage": "", "reasons": "none"}],
+        description="Reports quarantined by this run, with the checks they failed",
+    )
+    return summary
