@@ -1,0 +1,62 @@
+"""Read a research report's fields from its text: ``parse_text(text) -> ParsedReport``.
+
+The text is first brought into one canonical form (``normalize``); then each field has its own
+reader. Nothing here loads models or touches the network; converters, vocabularies and regexes are
+built once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reportlake.models import ParsedReport
+from reportlake.parsing.analysts import extract_analysts
+from reportlake.parsing.broker import identify_broker
+from reportlake.parsing.dates import publish_date
+from reportlake.parsing.names import NameIndex
+from reportlake.parsing.normalize import Prepared, prepare
+from reportlake.parsing.rating import extract_rating
+from reportlake.parsing.recommended import extract_recommended
+from reportlake.parsing.sections import extract_related, extract_risks
+from reportlake.parsing.tickers import extract_tickers
+from reportlake.parsing.title import extract_industry, extract_report_type, extract_title
+
+__all__ = ["Prepared", "parse_text", "prepare"]
+
+
+def parse_text(text: str, *, security_master: Mapping[str, str] | None = None) -> ParsedReport:
+    """Parse one report's extracted text into a ``ParsedReport``.
+
+    Args:
+        text: the report text (PDF text, a web repost, or a dump with all whitespace stripped).
+        security_master: optional ticker -> company name mapping; its names help split
+            run-together company lists and name tickers printed without one.
+    """
+    prep = prepare(text)
+    analysts = extract_analysts(prep.text)
+    broker, warnings = identify_broker(prep.head(), analysts)
+    title = extract_title(prep)
+    date, date_source = publish_date(prep)
+    rating = extract_rating(prep.body)
+    tickers = extract_tickers(prep.body, security_master, stripped=prep.stripped)
+
+    index = NameIndex(security_master, (t.name for t in tickers if t.name))
+    index.learn_from_lists(prep.body)
+    return ParsedReport(
+        title=title,
+        broker=broker,
+        publish_date=date,
+        publish_date_source=date_source,
+        industry=extract_industry(prep, title),
+        report_type=extract_report_type(prep, title),
+        rating=rating.word if rating else None,
+        rating_level=rating.level if rating else None,
+        rating_action=rating.action if rating else None,
+        script=prep.script,
+        analysts=analysts,
+        related_reports=extract_related(prep.body),
+        tickers=tickers,
+        recommended=extract_recommended(prep.body, index),
+        risks=extract_risks(prep.body, structured=not prep.stripped),
+        warnings=warnings,
+    )

@@ -1,0 +1,141 @@
+"""Title, industry and report type, read from the report header."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from reportlake.models import ReportType
+from reportlake.parsing.normalize import CJK, COLON, Prepared
+from reportlake.vocab import brokers, industries, lexicon, rating_words, words
+
+_TAG = re.compile(r"^\s*【[^】]{1,20}】\s*")
+_TITLE_REJECTS = words("title_rejects")
+_RATING_LINE = re.compile(
+    "^[【\\[]?(?:"
+    + "|".join(sorted(rating_words(), key=len, reverse=True))
+    + r")(?:-[A-E])?[】\]]?[（(]"
+)
+_LATIN_HEADER = re.compile(r"^[A-Z][A-Z .&]{3,}(?=[^A-Za-z]|$)")
+_INDUSTRY_FOLLOWERS = words("industry_title_followers")
+_REPORT_TYPE_WORDS: dict[str, list[str]] = lexicon()["report_types"]
+_REPORT_TYPE_ORDER: list[str] = lexicon()["report_type_order"]
+_COMPANY_CODE = re.compile(r"[（(]\s*\d{6}(?:\.[A-Z]{2})?\s*[)）]|[（(]\s*\d{4,5}\.HK\s*[)）]")
+_HEAD_LINES = 40
+
+
+@cache
+def _industry_pattern() -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, sorted(industries(), key=len, reverse=True))))
+
+
+@cache
+def _broker_prefix() -> re.Pattern[str]:
+    names = sorted(
+        {s for b in brokers() for s in b.spellings if len(s) >= 3}, key=len, reverse=True
+    )
+    return re.compile(r"^(?:" + "|".join(map(re.escape, names)) + r")\s*")
+
+
+def _head_lines(prep: Prepared) -> list[str]:
+    return [ln.strip() for ln in prep.text.split("\n") if ln.strip()][:_HEAD_LINES]
+
+
+def _strip_header_prefix(line: str, prep: Prepared) -> str:
+    """Drop a broker name / English header glued before the title."""
+    m = _broker_prefix().match(line)
+    if m and (prep.stripped or _LATIN_HEADER.match(line[m.end() :])):
+        line = line[m.end() :]
+    latin = _LATIN_HEADER.match(line)
+    if latin and re.match(f"[{CJK}]", line[latin.end() :]):
+        line = line[latin.end() :]
+    if prep.stripped:
+        ind = _industry_pattern().match(line)
+        if ind and not line[ind.end() :].startswith(_INDUSTRY_FOLLOWERS):
+            line = line[ind.end() :]
+    return line.strip()
+
+
+def _is_title(line: str) -> bool:
+    cjk = len(re.findall(f"[{CJK}]", line))
+    if cjk < 6 or len(line) > 120 or "@" in line:
+        return False
+    if any(w in line for w in _TITLE_REJECTS) or _RATING_LINE.match(line):
+        return False
+    if re.fullmatch(rf"(?:{_industry_pattern().pattern})(?:产业|行业|板块)*", line):
+        return False
+    if "。" in line.rstrip("。") or line.endswith((":", "：")):
+        return False
+    return not re.match(r"^\s*(?:[-•·▪●◆■]|\d+[.、)）]\s*\D)", line)
+
+
+def extract_title(prep: Prepared) -> str | None:
+    """The first header line that reads like a title, without a leading 【tag】."""
+    for line in _head_lines(prep):
+        cand = _strip_header_prefix(_TAG.sub("", line) if _TAG.match(line) else line, prep)
+        cand = _TAG.sub("", cand)
+        if _is_title(cand):
+            return re.sub(r"\s+", " ", cand).strip()
+    return None
+
+
+def extract_industry(prep: Prepared, title: str | None) -> str | None:
+    """The report's industry: a 行业：label, a 【tag】, a header line, then the title's prefix."""
+    vocab = _industry_pattern()
+    head = prep.head()
+    label = re.search(
+        rf"(?:所属行业|行业名称|行业类别|(?<![{CJK}])行业)\s*{COLON}\s*({vocab.pattern})", head
+    )
+    if label:
+        return label.group(1)
+    lines = _head_lines(prep)
+    if lines:
+        tag = re.match(r"^\s*【([^】]{2,20})】", lines[0])
+        if tag:
+            for word in sorted(industries(), key=len, reverse=True):
+                if tag.group(1).endswith(word):
+                    return word
+    for line in lines[:12]:
+        m = re.match(rf"^(?:{vocab.pattern})(?=(?:行业|产业)?$)", line)
+        if m:
+            return m.group(0)
+        m = re.match(
+            rf"^({vocab.pattern})(?:产业)?行业(?:研究|周报|月报|点评|深度|报告|专题|跟踪|动态|简评)",
+            line,
+        )
+        if m:
+            return m.group(1)
+    if prep.stripped:
+        m = vocab.match(prep.text.lstrip())
+        if m and not prep.text.lstrip()[m.end() :].startswith(_INDUSTRY_FOLLOWERS):
+            return m.group(0)
+    if title:
+        m = vocab.match(title)
+        if m:
+            return m.group(0)
+    return None
+
+
+def _type_in(text: str) -> ReportType | None:
+    for rtype in _REPORT_TYPE_ORDER:
+        if any(w in text for w in _REPORT_TYPE_WORDS[rtype]):
+            return rtype  # type: ignore[return-value]
+    return None
+
+
+def extract_report_type(prep: Prepared, title: str | None) -> ReportType | None:
+    """Report type from the title, then short header lines, then an 点评 heading in the body."""
+    if title:
+        found = _type_in(title)
+        if found:
+            return found
+        if _COMPANY_CODE.search(title):
+            return "公司"
+    for line in _head_lines(prep)[:15]:
+        if len(line) <= 24 and not line.startswith(("《", "-", "•")):
+            found = _type_in(line)
+            if found:
+                return found
+    if any(w in prep.body for w in _REPORT_TYPE_WORDS["点评"]):
+        return "点评"
+    return None
