@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
 from reportlake.runs import RunSummary
@@ -16,10 +14,7 @@ def ingest_reports(
     inbox: str | None = None, lake: str | None = None, batch_size: int | None = None
 ) -> RunSummary:
     """Ingest every new report of ``inbox`` into ``lake`` (defaults from REPORTLAKE_* settings)."""
-    overrides: dict[str, Any] = {
-        k: v for k, v in {"inbox": inbox, "lake": lake, "batch_size": batch_size}.items() if v
-    }
-    settings = Settings(**overrides)
+    settings = Settings.load(inbox=inbox, lake=lake, batch_size=batch_size)
     # Batches run one after another: each merges its partitions into the lake and sees the
     # report ids written by the batches before it, so duplicates across batches are caught.
     results = [ingest_batch(settings, batch) for batch in list_batches(settings)]

@@ -37,7 +37,7 @@ def ingest(
     if example_query:
         from reportlake.query import example_query as run_example
 
-        settings = Settings(**{k: v for k, v in {"lake": lake}.items() if v})
+        settings = Settings.load(lake=lake)
         sql, rendered = run_example(settings)
         typer.echo(f"\nexample query:\n{sql}\n{rendered}")
 
@@ -78,8 +78,10 @@ def evaluate_cmd(
 def query(
     sql: Annotated[
         str | None,
-        typer.Argument(help="SQL over views reports, analysts, stock_mentions, related_reports, "
-                       "quarantine; default: an example."),
+        typer.Argument(
+            help="SQL over views reports, analysts, stock_mentions, related_reports, "
+            "quarantine; default: an example."
+        ),
     ] = None,
     lake: Annotated[str | None, typer.Option(help="Lake root [REPORTLAKE_LAKE].")] = None,
 ) -> None:
@@ -87,7 +89,7 @@ def query(
     from reportlake.query import example_query as run_example
     from reportlake.query import run_query
 
-    settings = Settings(**{k: v for k, v in {"lake": lake}.items() if v})
+    settings = Settings.load(lake=lake)
     if sql is None:
         sql, rendered = run_example(settings)
         typer.echo(sql)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reportlake.models import ParsedReport
+from reportlake.parsing import parse_text
 from reportlake.parsing.normalize import canonical
 
 SCALAR_FIELDS = (
@@ -185,6 +186,19 @@ def score_report(parsed: ParsedReport, label: dict[str, Any]) -> dict[str, Field
 def label_id_of(path: Path) -> str:
     """Label id of a report file: its name up to the first dot (``000_ab.gbk.txt``: ``000_ab``)."""
     return path.name.split(".", 1)[0]
+
+
+def text_file_parser(*, bundled_master: bool = True) -> Callable[[Path], ParsedReport]:
+    """A ``parse_file`` for ``evaluate`` over UTF-8 text reports.
+
+    With ``bundled_master=False`` company names come only from each report's own text, which
+    is how the parser fares on companies the bundled dictionary does not list.
+    """
+
+    def parse_file(path: Path) -> ParsedReport:
+        return parse_text(path.read_text("utf-8"), bundled_master=bundled_master)
+
+    return parse_file
 
 
 def evaluate(

@@ -103,7 +103,9 @@ def _key_mask(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Chu
     """True for rows of ``current`` whose key also occurs in ``new`` (they are replaced)."""
     if len(keys) == 1:
         return pc.is_in(current.column(keys[0]), value_set=new.column(keys[0]).combine_chunks())
-    joined = [pc.binary_join_element_wise(*(t.column(k) for k in keys), "\x1f") for t in (current, new)]
+    joined = [
+        pc.binary_join_element_wise(*(t.column(k) for k in keys), "\x1f") for t in (current, new)
+    ]
     return pc.is_in(joined[0], value_set=pa.chunked_array(joined[1]).combine_chunks())
 
 

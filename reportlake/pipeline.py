@@ -12,7 +12,7 @@ import hashlib
 import logging
 import posixpath
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,7 +63,7 @@ class BatchResult:
     quarantined: list[Quarantined] = field(default_factory=list)
     per_broker: Counter[str] = field(default_factory=Counter)
     rows_written: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def merge(self, other: BatchResult) -> BatchResult:
         self.read += other.read
@@ -72,7 +72,8 @@ class BatchResult:
         self.quarantined.extend(other.quarantined)
         self.per_broker.update(other.per_broker)
         self.rows_written.update(other.rows_written)
-        self.seconds.update(other.seconds)
+        for stage, seconds in other.seconds.items():
+            self.seconds[stage] += seconds
         return self
 
 
@@ -192,7 +193,9 @@ def ingest_batch(
         if first_uri is not None:
             quarantine(
                 Quarantined(
-                    rid, item.uri, "fetch",
+                    rid,
+                    item.uri,
+                    "fetch",
                     [f"duplicate: the same bytes were already ingested from {first_uri}"],
                 )
             )
@@ -218,8 +221,12 @@ def ingest_batch(
             fields = r.model_dump(mode="json", exclude={"text"})
             quarantine(
                 Quarantined(
-                    r.report_id, r.source_uri, "validate", failures[r.report_id],
-                    publish_date=r.publish_date, fields=fields,
+                    r.report_id,
+                    r.source_uri,
+                    "validate",
+                    failures[r.report_id],
+                    publish_date=r.publish_date,
+                    fields=fields,
                 )
             )
 

@@ -26,9 +26,12 @@ class Settings(BaseSettings):
         default=str(REPO_ROOT / "examples" / "inbox"),
         description="Folder or URI (file://, s3://) of report files to ingest.",
     )
-    lake: str = Field(default="./lake", description="Lake root: a local path or s3://bucket/prefix.")
+    lake: str = Field(
+        default="./lake", description="Lake root: a local path or s3://bucket/prefix."
+    )
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, moto)."
+        default=None,
+        description="S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, moto).",
     )
     s3_region: str = Field(default="us-east-1", description="Region for the S3 endpoint.")
     expectations_dir: Path = Field(
@@ -37,5 +40,13 @@ class Settings(BaseSettings):
     security_master: Path | None = Field(
         default=None, description="Optional CSV (code,name) used to map company names to tickers."
     )
-    batch_size: int = Field(default=200, ge=1, description="Reports per task (one validation each).")
+    batch_size: int = Field(
+        default=200, ge=1, description="Reports per task (one validation each)."
+    )
     max_file_mb: float = Field(default=100.0, gt=0, description="Larger originals are quarantined.")
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Environment and ``.env`` values, with the non-None ``overrides`` (CLI, flow) on top."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(**given)  # type: ignore[arg-type]

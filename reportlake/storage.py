@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
 import uuid
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ def resolve_location(
 
 
 def exists(loc: Location, path: str) -> bool:
-    return loc.fs.get_file_info(path).type == pafs.FileType.File
+    return bool(loc.fs.get_file_info(path).type == pafs.FileType.File)
 
 
 def read_bytes(loc: Location, path: str) -> bytes:
@@ -86,9 +85,8 @@ def read_bytes(loc: Location, path: str) -> bytes:
 
 def write_bytes_atomic(loc: Location, path: str, data: bytes) -> None:
     """Write a whole object so that readers see the old content or the new, never a part."""
-    with _atomic_output(loc, path) as tmp:
-        with loc.fs.open_output_stream(tmp) as out:
-            out.write(data)
+    with _atomic_output(loc, path) as tmp, loc.fs.open_output_stream(tmp) as out:
+        out.write(data)
 
 
 def write_parquet_atomic(loc: Location, path: str, table: pa.Table) -> None:
@@ -117,6 +115,6 @@ class _atomic_output:  # noqa: N801 - used as a context manager, reads like a fu
         if not self.loc.is_local:
             return
         if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+            Path(self.tmp).replace(self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)

@@ -130,16 +130,33 @@ def reports_to_tables(
     now = ingested_at or dt.datetime.now(dt.UTC)
     rows: dict[str, list[dict[str, object]]] = {name: [] for name in DATA_TABLES}
     for r in reports:
-        base = {"report_id": r.report_id, "source_uri": r.source_uri, "publish_date": r.publish_date}
+        base = {
+            "report_id": r.report_id,
+            "source_uri": r.source_uri,
+            "publish_date": r.publish_date,
+        }
         rows["reports"].append(
             {
                 **base,
                 **r.model_dump(
                     include={
-                        "source_url", "title", "broker", "publish_date_source", "industry",
-                        "report_type", "rating", "rating_level", "rating_action", "script",
-                        "format", "page_count", "char_count", "recommended", "risks",
-                        "warnings", "text",
+                        "source_url",
+                        "title",
+                        "broker",
+                        "publish_date_source",
+                        "industry",
+                        "report_type",
+                        "rating",
+                        "rating_level",
+                        "rating_action",
+                        "script",
+                        "format",
+                        "page_count",
+                        "char_count",
+                        "recommended",
+                        "risks",
+                        "warnings",
+                        "text",
                     }
                 ),
                 "raw_uri": raw_uris.get(r.report_id),

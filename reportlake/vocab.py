@@ -135,6 +135,12 @@ def company_names() -> dict[str, str]:
 
 
 @cache
+def bundled_codes() -> dict[str, str]:
+    """Ticker -> company name, from ``companies.csv``: the bundled security master."""
+    return {c.code: c.name for c in companies()}
+
+
+@cache
 def industries() -> tuple[str, ...]:
     """Industry names a report may state as its own (Shenwan level 1 and common team names)."""
     return tuple(row["name"] for row in _rows("industries.csv"))

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
-from prefect.states import State
 from prefect.tasks import Task
 
 from reportlake.errors import TransientError

@@ -72,9 +72,7 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     import boto3
 
     name = "lake-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
-        Bucket=name
-    )
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
 
 

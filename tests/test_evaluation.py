@@ -12,10 +12,12 @@ import pytest
 from reportlake.evaluation import (
     LIST_FIELDS,
     SCALAR_FIELDS,
+    Evaluation,
     evaluate,
     format_evaluation,
     label_id_of,
     score_report,
+    text_file_parser,
 )
 from reportlake.models import Analyst, ParsedReport, RelatedReport, TickerMention
 from reportlake.parsing import parse_text
@@ -49,6 +51,32 @@ def test_every_report_meets_the_bar_with_all_whitespace_stripped(tmp_path: Path)
             assert f.results[name].score == 1.0, format_evaluation(ev)
         for name in LIST_FIELDS:
             assert f.results[name].score >= 0.95, format_evaluation(ev)
+
+
+def _assert_bar(ev: Evaluation, list_bar: float = 0.95) -> None:
+    assert len(ev.files) == 5, format_evaluation(ev)
+    for f in ev.files:
+        for name in SCALAR_FIELDS:
+            assert f.results[name].score == 1.0, format_evaluation(ev)
+        for name in LIST_FIELDS:
+            assert f.results[name].score >= list_bar, format_evaluation(ev)
+
+
+def test_the_bar_holds_without_the_bundled_company_dictionary() -> None:
+    # Names come only from each report's own text: lists, tables, 个股 sentences, suffixes. The
+    # run-together 001 list (润泽科技光环新网英维克…) must still be split. Measured: every
+    # recommended F1 is 1.00 (000, 001, 002, 003, 004).
+    ev = evaluate(LABELS, REPORTS, text_file_parser(bundled_master=False))
+    _assert_bar(ev)
+    assert all(f.results["recommended"].score == 1.0 for f in ev.files), format_evaluation(ev)
+
+
+def test_the_bar_holds_without_the_dictionary_and_without_whitespace(tmp_path: Path) -> None:
+    for path in REPORTS.glob("*.txt"):
+        (tmp_path / path.name).write_text(re.sub(r"\s+", "", path.read_text("utf-8")), "utf-8")
+    # Measured: recommended 1.00 everywhere; tickers 0.98 on 002 (GPUNVDA.O: without a master
+    # the symbol glued to "GPU" cannot be told apart).
+    _assert_bar(evaluate(LABELS, tmp_path, text_file_parser(bundled_master=False)))
 
 
 def test_files_map_to_labels_by_stem_and_others_are_skipped(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def test_merge_replaces_rows_of_the_same_report_and_keeps_others(tmp_path: Path)
     lake_io.write_tables(loc, reports_to_tables([make_report(1, day), make_report(2, day)]))
     # Same day, one report again (re-ingested) and one new: the partition holds three reports.
     lake_io.write_tables(
-        loc, reports_to_tables([make_report(2, day, title="新标题：重写后的报告"), make_report(3, day)])
+        loc,
+        reports_to_tables([make_report(2, day, title="新标题：重写后的报告"), make_report(3, day)]),
     )
     reports = lake_io.read_table(loc, "reports").to_pandas().set_index("report_id")
     assert len(reports) == 3

@@ -180,6 +180,21 @@ def test_tickers_glued_after_whitespace_stripping() -> None:
     assert [(t.ticker, t.name) for t in got] == [("AMD.O", "AMD"), ("601138.SH", "工业富联")]
 
 
+def test_a_us_symbol_glued_to_a_word_is_read_when_a_master_knows_it() -> None:
+    text = "板块代码公司CPU/GPUNVDA.O英伟达31,570亿美元"
+    assert extract_tickers(text, stripped=True) == []  # GPUNVDA? PUNVDA? NVDA? can't tell
+    got = extract_tickers(text, {"NVDA.O": "英伟达"}, stripped=True)
+    assert [(t.ticker, t.name) for t in got] == [("NVDA.O", "英伟达")]
+
+
+def test_bundled_master_names_bare_tickers_unless_disabled() -> None:
+    text = "电子行业周报：景气回升\n标的：688256.SH、600519.SH\n"
+    names = {t.ticker: t.name for t in parse_text(text).tickers}
+    assert names == {"688256.SH": "寒武纪", "600519.SH": "贵州茅台"}
+    alone = parse_text(text, bundled_master=False, security_master={"600519.SH": "茅台"})
+    assert {t.ticker: t.name for t in alone.tickers} == {"688256.SH": None, "600519.SH": "茅台"}
+
+
 def test_not_tickers() -> None:
     assert extract_tickers("Character.AI 与 S0870523040005 以及 3.5 亿元、10.HK") == []
 
@@ -204,3 +219,24 @@ def test_title_tag_is_dropped_and_industry_read_from_it() -> None:
     assert report.title == "周跟踪：字节跳动大幅催化算力产业链"
     assert report.industry == "通信"
     assert report.report_type == "周报"
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_lines_wrapped_by_a_pdf_layout_are_joined(bundled: bool) -> None:
+    text = (ROBUSTNESS / "pdf_wrapped_lines.txt").read_text("utf-8")
+    report = parse_text(text, bundled_master=bundled)
+    assert report.title == "豆包题材持续发酵，重视字节产业链投资机会"
+    assert [r.title for r in report.related_reports] == [
+        "字节多款模型产品亮相，数据互联重要性抬升",
+        "ASIC 需求指引强劲，光模块有望筑底",
+    ]
+    assert report.recommended == [
+        *("润泽科技", "云赛智联", "奥飞数据", "数据港", "寒武纪", "海光信息", "中芯国际"),
+        *("工业富联", "浪潮信息", "中科曙光", "兆易创新", "东芯股份", "广和通", "乐鑫科技"),
+        *("移远通信", "中际旭创", "剑桥科技", "源杰科技", "仕佳光子", "沃尔核材", "神宇股份"),
+    ]
+
+
+def test_a_web_reposts_page_title_loses_the_portal_name() -> None:
+    text = "【山證通信】周跟蹤--字節跳動大幅催化算力產業鏈,O3推理表現震撼|新浪財經_新浪網\n正文"
+    assert parse_text(text).title == "周跟踪--字节跳动大幅催化算力产业链,O3推理表现震撼"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from reportlake.evaluation import LIST_FIELDS, SCALAR_FIELDS, evaluate, format_evaluation
+from reportlake.models import ParsedReport
 from reportlake.parsing import parse_text
 
 REPORTS = Path(__file__).parent / "fixtures" / "reports"
@@ -50,3 +52,25 @@ def test_security_master_is_optional_and_only_adds_names() -> None:
     with_master = parse_text(text, security_master={"688256.SH": "寒武纪"})
     assert with_master.recommended == plain.recommended
     assert [t.ticker for t in with_master.tickers] == [t.ticker for t in plain.tickers]
+
+
+INBOX = Path(__file__).parent.parent / "examples" / "inbox"
+LABELS = Path(__file__).parent / "fixtures" / "labels"
+
+
+@pytest.mark.parametrize("bundled", [True, False], ids=["bundled-master", "report-only"])
+def test_pdf_html_and_gbk_renderings_meet_the_bar(bundled: bool) -> None:
+    from reportlake.extraction import extract  # imported here: the other tests need no extractor
+
+    def parse_file(path: Path) -> ParsedReport:
+        text = extract(path.read_bytes(), filename=path.name).text
+        return parse_text(text, bundled_master=bundled)
+
+    ev = evaluate(LABELS, INBOX, parse_file)
+    renderings = {p.suffix for p in (f.path for f in ev.files)}
+    assert {".pdf", ".html", ".txt"} <= renderings and len(ev.files) >= 7, format_evaluation(ev)
+    for f in ev.files:
+        for name in SCALAR_FIELDS:
+            assert f.results[name].score == 1.0, format_evaluation(ev)
+        for name in LIST_FIELDS:
+            assert f.results[name].score >= 0.95, format_evaluation(ev)

@@ -74,6 +74,26 @@ def test_company_dictionary_codes_are_normalised_tickers() -> None:
     for company in vocab.companies():
         assert pattern.fullmatch(company.code), company
     assert vocab.company_names()["腾讯"] == "0700.HK"
+    # a name listed in several markets maps to its A-share line first
+    assert vocab.company_names()["中国移动"] == "600941.SH"
+    assert vocab.bundled_codes()["NVDA.O"] == "英伟达"
+
+
+def test_company_dictionary_is_a_broad_master_ordered_by_market_and_code() -> None:
+    companies = vocab.companies()
+    codes = [c.code for c in companies]
+    assert len(codes) == len(set(codes)) >= 500
+    market = {"SH": 0, "SZ": 0, "BJ": 0, "HK": 1, "O": 2, "N": 2, "TW": 3, "KS": 4}
+
+    def key(code: str) -> tuple[int, str]:
+        number, exchange = code.split(".")
+        return market[exchange], number
+
+    assert codes == sorted(codes, key=key)
+    exchanges = {c.split(".")[1] for c in codes}
+    assert {"SH", "SZ", "HK", "O", "N", "TW", "KS"} <= exchanges
+    # sectors beyond the seed reports' TMT names: banks, liquor, energy, autos
+    assert {"招商银行", "贵州茅台", "中国神华", "比亚迪", "宁德时代"} <= set(vocab.company_names())
 
 
 def test_industries_surnames_and_lexicon_load() -> None:

@@ -20,17 +20,26 @@ from reportlake.parsing.recommended import extract_recommended
 from reportlake.parsing.sections import extract_related, extract_risks
 from reportlake.parsing.tickers import extract_tickers
 from reportlake.parsing.title import extract_industry, extract_report_type, extract_title
+from reportlake.vocab import bundled_codes
 
 __all__ = ["Prepared", "parse_text", "prepare"]
 
 
-def parse_text(text: str, *, security_master: Mapping[str, str] | None = None) -> ParsedReport:
+def parse_text(
+    text: str,
+    *,
+    security_master: Mapping[str, str] | None = None,
+    bundled_master: bool = True,
+) -> ParsedReport:
     """Parse one report's extracted text into a ``ParsedReport``.
 
     Args:
         text: the report text (PDF text, a web repost, or a dump with all whitespace stripped).
         security_master: optional ticker -> company name mapping; its names help split
             run-together company lists and name tickers printed without one.
+        bundled_master: also use the bundled dictionary of large listed companies
+            (``reportlake/data/companies.csv``). Off, names come only from the report itself
+            and ``security_master``; the evaluation runs both ways.
     """
     prep = prepare(text)
     analysts = extract_analysts(prep.text)
@@ -38,10 +47,12 @@ def parse_text(text: str, *, security_master: Mapping[str, str] | None = None) -
     title = extract_title(prep)
     date, date_source = publish_date(prep)
     rating = extract_rating(prep.body)
-    tickers = extract_tickers(prep.body, security_master, stripped=prep.stripped)
+    # A ticker printed without a name is named from the user's master, else the bundled one.
+    names_by_code = {**(bundled_codes() if bundled_master else {}), **(security_master or {})}
+    tickers = extract_tickers(prep.body, names_by_code, stripped=prep.stripped)
 
-    index = NameIndex(security_master, (t.name for t in tickers if t.name))
-    index.learn_from_lists(prep.body)
+    index = NameIndex(security_master, (t.name for t in tickers if t.name), bundled=bundled_master)
+    index.learn_from_text(prep.body)
     return ParsedReport(
         title=title,
         broker=broker,
@@ -60,3 +71,11 @@ def parse_text(text: str, *, security_master: Mapping[str, str] | None = None) -
         risks=extract_risks(prep.body, structured=not prep.stripped),
         warnings=warnings,
     )
+
+
+def _warm_up() -> None:
+    """Build vocabularies and patterns at import: the first report parses as fast as the rest."""
+    parse_text("上海证券\n电子行业周报：甲乙科技（600000.SH）\n建议关注：甲乙科技、丙丁股份。")
+
+
+_warm_up()

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from reportlake.parsing.names import Kind, NameIndex
+from reportlake.parsing.names import Kind, NameIndex, states_performance
 from reportlake.parsing.normalize import CJK, COLON
 from reportlake.vocab import words
 
 _CUES = re.compile("|".join(map(re.escape, words("recommend_cues"))))
 # Cues that are also ordinary words ("从个股情况看") count only as a label with a colon.
 _LABEL_CUES = ("个股", "相关公司", "受益公司", "投资组合")
+_SECURITY_CUES = words("security_cues")
 _ADVICE = re.compile("|".join(map(re.escape, words("advice_headings"))))
 _RISK = re.compile("|".join(map(re.escape, words("risk_headings"))))
-_ASIDE = re.compile(r"[（(][^（()）\n]{0,80}[)）]")
+_SOURCE = re.compile("|".join(map(re.escape, words("source_labels"))))
+_ASIDE = re.compile(r"[（(][^（()）]{0,100}[)）]")
 _BRACKETED = re.compile(rf"【([{CJK}A-Za-z0-9\-]{{2,10}})】")
 _GROUP_SPLIT = re.compile(r"[；;]")
 _ITEM_SPLIT = re.compile(r"[、，,]")
 _ETC = re.compile(r"等[^、，,]*$")
 _LABEL = re.compile(rf"^[^、，,。:：]{{1,20}}{COLON}")
 _BULLET = r"(?:[-•·▪●◆■➤➢]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])"
+_BULLET_LINE = re.compile(rf"^\s*{_BULLET}")
 _LIST_LINE = re.compile(rf"^\s*{_BULLET}|^[^、，,。]{{1,20}}{COLON}")
 _HEADING = re.compile(rf"^\s*(?:\d+(?:\.\d+)*\s*[.、]?\s*[{CJK}]|[■➤➢●◆])")
+_LIST_PUNCTUATION = "、，,；;"
+_SENTENCE_END = "。！？!?：:"
+_CJK_OR_LIST_END = re.compile(rf"[{CJK}A-Za-z、，,；;&]")
+_CJK_START = re.compile(rf"[{CJK}A-Za-z&]")
+_LABEL_LINE = re.compile(rf"^[^、，,。:：]{{1,12}}{COLON}")
+_OPEN_LABEL = re.compile(r"[；;][^、，,。:：；;]{1,12}$")
+_NAME_REST = re.compile(rf"^[{CJK}]{{1,4}}[、，,；;。]")
 _SEPARATOR_END = ("、", "，", ",", "；", ";", "：", ":")
 _SCOPE_REACH = 600
 _ADVICE_REACH = 2500
@@ -30,61 +41,117 @@ _ADVICE_REACH = 2500
 def _prepare(body: str) -> str:
     # Asides such as "视觉中国（关注）" or a long comment after a name are not list items; the
     # second pass removes the outer aside of a nested pair.
-    return _ASIDE.sub("", _ASIDE.sub("", body.replace("**", "")))
+    return _ASIDE.sub("", _ASIDE.sub("", _unwrap(body.replace("**", ""))))
+
+
+def _continues(prev: str, line: str, blank: bool) -> bool:
+    """Whether ``line`` is the rest of ``prev``, wrapped by a PDF layout (工业富 / 联、浪潮信息)."""
+    if not prev or not line or _HEADING.match(line) or _BULLET_LINE.match(line):
+        return False
+    if line[0] in _LIST_PUNCTUATION:
+        return True  # "；ASIC芯片&制造：…": a line never starts a list with a separator
+    if prev[-1] in _SENTENCE_END or not _CJK_OR_LIST_END.match(prev[-1]):
+        return False
+    if not _CJK_START.match(line):
+        return False
+    if _LABEL_LINE.match(line) and not _OPEN_LABEL.search(prev):
+        return False  # "AI落地领先：…" starts an item of its own, unless a label was cut: "；AI"
+    if not blank:
+        return True
+    # Across a blank line (a page or column break) only a list cut inside a name: "剑桥" then
+    # "科技、源杰科技、…".
+    return prev[-1] in _LIST_PUNCTUATION or bool("、" in prev[-20:] and _NAME_REST.match(line))
+
+
+def _unwrap(text: str) -> str:
+    """Join lines a PDF layout broke inside a sentence or a list; paragraphs stay apart."""
+    out: list[str] = []
+    blank = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            blank = True
+            continue
+        if out and _continues(out[-1], line, blank):
+            out[-1] += line
+        else:
+            if blank and out:
+                out.append("")
+            out.append(line)
+        blank = False
+    return "\n".join(out)
 
 
 def _mostly_names(kinds: list[Kind]) -> bool:
     return bool(kinds) and 2 * sum(k in (Kind.KNOWN, Kind.LIKELY) for k in kinds) >= len(kinds)
 
 
-def _names_in_group(group: str, index: NameIndex) -> tuple[list[str], bool, bool]:
-    """Names of one "label：A、B、C" group; whether it starts with prose; whether the list ended."""
+@dataclass
+class _Group:
+    """What one "label：A、B、C" group holds: names, unknown short words, and how it ended."""
+
+    names: list[str] = field(default_factory=list)
+    plain: list[str] = field(default_factory=list)
+    kinds: list[Kind] = field(default_factory=list)
+    prose: bool = False  # it starts with prose: not a list
+    ended: bool = False  # the list ends inside it ("A、B等", "…神宇股份市场整体")
+    performance: bool = False  # "A、B、C涨幅居前": a market recap, not a recommendation
+
+
+def _read_group(group: str, index: NameIndex) -> _Group:
+    out = _Group()
     group = _LABEL.sub("", group.strip(" :：*\t-"), count=1).strip()
-    found: list[str] = []
-    plain: list[str] = []
-    kinds: list[Kind] = []
-    ended = prose = False
-    for n, raw in enumerate(_ITEM_SPLIT.split(group)):
+    items = _ITEM_SPLIT.split(group)
+    for n, raw in enumerate(items):
         item = _ETC.sub("", raw).strip(" *\t")
         if not item:
             continue
-        names, bad = index.names_in(item)
-        if names and bad and n == 0:
-            names = []  # "中国移动中期派息…": a name opening a sentence, not a list
-        if names:
-            found.extend(names)
-            kinds.append(Kind.KNOWN)
-            if bad:
-                ended = True
-                break
-        elif not bad:
-            plain.append(item)
-            found.append(item)
-            kinds.append(Kind.PLAIN)
-        else:
-            prose = n == 0
-            ended = True
+        got = index.names_in(item)
+        if got.names and got.rest and n == 0:
+            out.prose = out.ended = True  # "中国移动中期派息…": a name opening a sentence
+            break
+        if got.names:
+            out.names.extend(got.names)
+            out.kinds.append(Kind.KNOWN)
+        elif got.plain:
+            out.plain.append(got.plain)
+            out.names.append(got.plain)
+            out.kinds.append(Kind.PLAIN)
+        elif got.rest:
+            out.prose = n == 0
+        if got.rest:
+            out.ended = True
+            out.performance = states_performance(raw)
             break
         if _ETC.search(raw):
-            ended = True  # "A、B等" / "A、B等公司" closes the list
+            out.ended = True  # "A、B等" / "A、B等公司" closes the list
             break
-    keep_plain = _mostly_names(kinds)
-    return [f for f in found if keep_plain or f not in plain], prose, ended
+    return out
 
 
-def _names_in_scope(scope: str, index: NameIndex) -> list[str]:
+def _names_in_scope(scope: str, index: NameIndex, *, securities: bool = False) -> list[str]:
+    """Names of the list a cue introduces.
+
+    Unknown short words (英维克, 光模块) are kept when the list as a whole is mostly names, or
+    when the cue says its items are securities (相关标的, 重点标的推荐).
+    """
     bracketed = _BRACKETED.findall(scope)
     kinds = [index.kind(b) for b in bracketed]
     if bracketed and _mostly_names(kinds):
         return [b for b, k in zip(bracketed, kinds, strict=True) if k is not Kind.JUNK]
+    groups: list[_Group] = []
+    for text in _GROUP_SPLIT.split(scope):
+        group = _read_group(text, index)
+        if group.prose or group.performance:
+            break
+        groups.append(group)
+        if group.ended:
+            break
+    all_kinds = [k for g in groups for k in g.kinds]
+    keep_plain = _mostly_names(all_kinds) or (securities and bool(all_kinds))
     out: list[str] = []
-    for group in _GROUP_SPLIT.split(scope):
-        names, prose, ended = _names_in_group(group, index)
-        if prose:
-            break
-        out.extend(names)
-        if ended:
-            break
+    for g in groups:
+        out.extend(n for n in g.names if keep_plain or n not in g.plain)
     return out
 
 
@@ -104,7 +171,7 @@ def _cue_scope(text: str, end: int) -> str:
             pos = nxt
             if not line:
                 continue
-            if _HEADING.match(line) or _RISK.match(line):
+            if _HEADING.match(line) or _RISK.match(line) or _BULLET_LINE.match(line):
                 break
             scope += line
         return scope.split("。")[0]
@@ -132,7 +199,11 @@ def _advice_sentences(text: str) -> list[str]:
             kept.append(s)
         for sentence in re.split(r"[。\n]", "\n".join(kept)):
             label = _LABEL.match(sentence.strip(" *-•"))
-            if label and not re.search(r"\d", label.group(0)):
+            if (
+                label
+                and not re.search(r"\d", label.group(0))
+                and not _SOURCE.fullmatch(label.group(0).rstrip(":：").strip())
+            ):
                 out.append(sentence)
     return out
 
@@ -144,7 +215,9 @@ def extract_recommended(body: str, index: NameIndex) -> list[str]:
     for m in _CUES.finditer(text):
         if m.group(0) in _LABEL_CUES and not re.match(rf"\s*{COLON}", text[m.end() :]):
             continue
-        found.extend(_names_in_scope(_cue_scope(text, m.end()), index))
+        securities = any(w in m.group(0) for w in _SECURITY_CUES)
+        scope = _cue_scope(text, m.end())
+        found.extend(_names_in_scope(scope, index, securities=securities))
     for sentence in dict.fromkeys(_advice_sentences(text)):
         found.extend(_names_in_scope(sentence, index))
     return list(dict.fromkeys(found))

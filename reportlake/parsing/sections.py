@@ -12,7 +12,9 @@ from reportlake.vocab import words
 _RELATED = re.compile(
     "(?:" + "|".join(map(re.escape, words("related_headings"))) + rf")\s*{COLON}?"
 )
-_BOOK_TITLE = re.compile(r"《([^》\n]{4,100})》")
+# A PDF layout may wrap a title inside its book-title marks: up to two line breaks.
+_BOOK_TITLE = re.compile(r"《((?:[^》\n]{1,100}\n){0,2}[^》\n]{1,100})》")
+_WRAP = re.compile(r"(?<=(.))\n(?=(.))")
 _BULLET = r"(?:[-•·▪●◆■➤➢*]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[①-⑳])"
 _DATED_ITEM = re.compile(
     rf"\s*{_BULLET}?\s*(?P<title>[^\n]{{4,120}}?)(?:\s*(?:——|—|--|-)\s*|\s+)(?P<date>{DATE.pattern})"
@@ -29,7 +31,13 @@ _BULLETED = re.compile(rf"^\s*{_BULLET}\s*\**(?P<item>[^。：:\n]{{2,30}}?)\**\
 _NUMBERED_HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s*[.、]?\s*[\u4e00-\u9fff]{2,}[^。]{0,30}$")
 
 
+def _unwrap_title(title: str) -> str:
+    """Undo line wraps: CJK joins directly; next to a Latin word or number a space stays."""
+    return _WRAP.sub(lambda m: " " if m.group(1).isascii() or m.group(2).isascii() else "", title)
+
+
 def _clean_title(title: str) -> str:
+    title = _unwrap_title(title)
     title = re.sub(rf"^\s*{_BULLET}\s*", "", title.strip())
     lead = _LEADING_DATE.match(title)
     if lead and parse_date(lead.group(0)):
@@ -51,6 +59,8 @@ def _book_title_items(region: str) -> list[RelatedReport]:
     out: list[RelatedReport] = []
     pos = 0
     for m in _BOOK_TITLE.finditer(region):
+        if len(m.group(1)) < 4:
+            continue
         gap = region[pos : m.start()]
         if out and len(re.sub(rf"{DATE.pattern}|[\s—\-–()（）:：,，]", "", gap)) > 12:
             break  # the list ended; later 《》 are quotations in running text

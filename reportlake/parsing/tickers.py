@@ -24,6 +24,7 @@ _TICKER = re.compile(
 _US_GLUED = re.compile(
     r"(?<![A-Za-z0-9.])(?P<us>[A-Z]{1,6})\.(?P<usx>OQ|O|N)(?=[A-Z][a-z]|[A-Z]{2,}\d)"
 )
+_US_ANYWHERE = re.compile(r"(?P<us>[A-Z]{1,6})\.(?P<usx>OQ|O|N)(?![A-Za-z0-9])")
 # Exchange suffixes are rare in text: find them first, then read the code before each one.
 _SUFFIX = re.compile(r"(?<=[0-9A-Z])\.(?:S[HZS]|BJ|sh|sz|bj|HK|hk|TWO?|K[SQ]|T|OQ?|N)")
 # 贵州茅台（600519）: a bare A-share code in brackets right after a name.
@@ -61,6 +62,17 @@ def _normalise(m: re.Match[str]) -> str:
     return f"{g['jp']}.T"
 
 
+def _known_glued_symbol(
+    text: str, dot: int, end: int, master: Mapping[str, str]
+) -> re.Match[str] | None:
+    """A US symbol glued to a word before it ("CPU/GPUNVDA.O"): the longest known one."""
+    for k in range(min(6, dot), 0, -1):
+        m = _US_ANYWHERE.match(text, dot - k, end)
+        if m and _normalise(m) in master:
+            return m
+    return None
+
+
 def _name_near(text: str, start: int, end: int) -> str | None:
     before = _NAME_BEFORE.search(text, max(0, start - 20), start)
     if before and before.group(1) not in _NOT_NAMES:
@@ -84,6 +96,8 @@ def extract_tickers(
         m = _TICKER.search(text, start, dot.end() + 1)
         if m is None and stripped:
             m = _US_GLUED.search(text, start, dot.end() + 12)
+        if m is None and stripped and master:
+            m = _known_glued_symbol(text, dot.start(), dot.end() + 1, master)
         if m and (not matches or m.start() != matches[-1].start()):
             matches.append(m)
     for m in matches:

@@ -22,6 +22,12 @@ _REPORT_TYPE_WORDS: dict[str, list[str]] = lexicon()["report_types"]
 _REPORT_TYPE_ORDER: list[str] = lexicon()["report_type_order"]
 _COMPANY_CODE = re.compile(r"[（(]\s*\d{6}(?:\.[A-Z]{2})?\s*[)）]|[（(]\s*\d{4,5}\.HK\s*[)）]")
 _HEAD_LINES = 40
+_HEAD_LABELS = words("head_labels")
+_TITLE_END = "。！？!?）)》」”\"'…"
+_WRAP_MIN = 14  # a title cut by the layout filled its line
+_WRAP_REST = 12
+_SITE_SUFFIX = re.compile(r"\s*[|｜]\s*([^|｜]{2,30})$")
+_SITE_WORDS = words("web_site_words")
 
 
 @cache
@@ -69,12 +75,36 @@ def _is_title(line: str) -> bool:
     return not re.match(r"^\s*(?:[-•·▪●◆■]|\d+[.、)）]\s*\D)", line)
 
 
+def _wrapped_rest(title: str, nxt: str) -> bool:
+    """Whether ``nxt`` is the end of a title a PDF layout wrapped (…重视字节产业 / 链投资机会)."""
+    if len(title) < _WRAP_MIN or title[-1] in _TITLE_END or not 3 <= len(nxt) <= _WRAP_REST:
+        return False
+    if not re.match(rf"[{CJK}A-Za-z0-9]", nxt) or re.search(rf"{COLON}|\d{{4}}", nxt):
+        return False
+    rejects = (*_TITLE_REJECTS, *_HEAD_LABELS)
+    return not (any(w in nxt for w in rejects) or _RATING_LINE.match(nxt) or _TAG.match(nxt))
+
+
+def _strip_site_name(title: str) -> str:
+    """A web repost's page title ends in the portal's name: "…|新浪财经_新浪网"."""
+    m = _SITE_SUFFIX.search(title)
+    if m and any(w in m.group(1) for w in _SITE_WORDS):
+        return title[: m.start()].strip()
+    return title
+
+
 def extract_title(prep: Prepared) -> str | None:
     """The first header line that reads like a title, without a leading 【tag】."""
-    for line in _head_lines(prep):
+    lines = _head_lines(prep)
+    for i, line in enumerate(lines):
         cand = _strip_header_prefix(_TAG.sub("", line) if _TAG.match(line) else line, prep)
         cand = _TAG.sub("", cand)
-        if _is_title(cand):
+        page_title = _strip_site_name(cand)
+        if _is_title(page_title):
+            if page_title != cand:
+                return re.sub(r"\s+", " ", page_title).strip()
+            if not prep.stripped and i + 1 < len(lines) and _wrapped_rest(cand, lines[i + 1]):
+                cand += lines[i + 1]
             return re.sub(r"\s+", " ", cand).strip()
     return None
 

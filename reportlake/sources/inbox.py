@@ -63,7 +63,9 @@ class InboxSource:
         try:
             data = read_bytes(self.location, path)
         except FileNotFoundError as exc:
-            raise BadInputError("file vanished from the inbox before it was read", stage="fetch") from exc
+            raise BadInputError(
+                "file vanished from the inbox before it was read", stage="fetch"
+            ) from exc
         except OSError as exc:
             raise TransientError(f"reading {item.uri}: {exc}") from exc
         try:
