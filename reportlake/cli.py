@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,8 @@ def ingest(
     """Run the ``ingest-reports`` Prefect flow and print what it did."""
     # The CLI is the composition root: it starts the flow, while every piece of logic the flow
     # runs stays in this Prefect-free package. Importing lazily keeps `parse`/`eval` fast too.
+    # Prefect's server telemetry phones home (no network here) and races SQLite at start-up.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     flow = importlib.import_module("flows.ingest").ingest_reports
     summary = flow(inbox=inbox, lake=lake, batch_size=batch_size)
     typer.echo(summary.to_text())

@@ -10,11 +10,11 @@ from reportlake.settings import Settings
 from reportlake.tables import SCHEMAS
 
 EXAMPLE_SQL = """\
-SELECT r.dt, r.broker, r.rating, r.rating_action, left(r.title, 24) AS title,
-       count(a.name) AS analysts
+SELECT r.dt, r.broker, r.rating, r.rating_action, r.format, left(r.title, 20) AS title,
+       list(a.name ORDER BY a.position) AS analysts
 FROM reports r LEFT JOIN analysts a USING (report_id)
-GROUP BY ALL
-ORDER BY r.dt DESC, r.broker"""
+GROUP BY r.report_id, r.dt, r.broker, r.rating, r.rating_action, r.format, r.title
+ORDER BY r.dt DESC, r.broker, r.format"""
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:

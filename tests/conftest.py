@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+# No telemetry from the temporary Prefect servers the tests start (and no SQLite lock races).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLES_INBOX = REPO / "examples" / "inbox"
