@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,16 +15,40 @@ import typer
 
 from reportlake.settings import Settings
 
+
+class Source(StrEnum):
+    inbox = "inbox"
+    s3 = "s3"
+    eastmoney = "eastmoney"
+
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 @app.command()
 def ingest(
+    source: Annotated[
+        Source | None, typer.Option(help="Where reports come from [REPORTLAKE_SOURCE].")
+    ] = None,
     inbox: Annotated[
         str | None, typer.Option(help="Folder or URI of report files [REPORTLAKE_INBOX].")
     ] = None,
     lake: Annotated[
         str | None, typer.Option(help="Lake root: path or s3://bucket/prefix [REPORTLAKE_LAKE].")
+    ] = None,
+    landing: Annotated[
+        str | None,
+        typer.Option(
+            help="Landing prefix s3://bucket/prefix for --source s3 [REPORTLAKE_LANDING]."
+        ),
+    ] = None,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="First publish date to list (dated sources)."),
+    ] = None,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last publish date to list (dated sources)."),
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Reports per batch task.")] = None,
     example_query: Annotated[
@@ -35,7 +61,15 @@ def ingest(
     # Prefect's server telemetry phones home (no network here) and races SQLite at start-up.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     flow = importlib.import_module("flows.ingest").ingest_reports
-    summary = flow(inbox=inbox, lake=lake, batch_size=batch_size)
+    summary = flow(
+        source=source.value if source else None,
+        inbox=inbox,
+        landing=landing,
+        lake=lake,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        batch_size=batch_size,
+    )
     typer.echo(summary.to_text())
     if example_query:
         from reportlake.query import example_query as run_example

@@ -81,6 +81,8 @@ class SourceMetadata(BaseModel):
     industry: str | None = None
     rating: str | None = None
     rating_action: RatingAction | None = None
+    authors: list[str] = Field(default_factory=list)  # names the listing gives
+    source_id: str | None = None  # the source's own id of the report (e.g. infoCode)
 
 
 class Report(ParsedReport):
@@ -89,6 +91,7 @@ class Report(ParsedReport):
     report_id: str  # sha256 hex of the original bytes
     source_uri: str
     source_url: str | None = None
+    source_id: str | None = None  # the source's own id (e.g. Eastmoney infoCode)
     format: DocumentFormat
     page_count: int
     char_count: int

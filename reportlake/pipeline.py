@@ -51,6 +51,7 @@ class Quarantined:
     publish_date: dt.date | None = None
     fields: dict[str, object] = field(default_factory=dict)
     raw_uri: str | None = None
+    source_id: str | None = None
 
 
 @dataclass
@@ -64,6 +65,9 @@ class BatchResult:
     per_broker: Counter[str] = field(default_factory=Counter)
     rows_written: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # (source key, version, report_id) of every item this batch settled: written, skipped
+    # or quarantined. Recorded in the source's state once the batch is committed.
+    settled: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
     def merge(self, other: BatchResult) -> BatchResult:
         self.read += other.read
@@ -72,6 +76,7 @@ class BatchResult:
         self.quarantined.extend(other.quarantined)
         self.per_broker.update(other.per_broker)
         self.rows_written.update(other.rows_written)
+        self.settled.extend(other.settled)
         for stage, seconds in other.seconds.items():
             self.seconds[stage] += seconds
         return self
@@ -121,6 +126,13 @@ def apply_metadata(parsed: ParsedReport, meta: SourceMetadata) -> ParsedReport:
         if seen is not None and seen != known:
             warnings.append(f"{name}: metadata {known!s} differs from parsed {seen!s}")
         updates[name] = known
+    if meta.authors and parsed.analysts:
+        listed = {a for a in meta.authors if a}
+        found = {a.name for a in parsed.analysts}
+        if listed != found:
+            warnings.append(
+                f"authors: metadata {sorted(listed)} differ from parsed {sorted(found)}"
+            )
     if "publish_date" in updates:
         updates["publish_date_source"] = "metadata"
     if "rating" in updates:
@@ -142,6 +154,7 @@ def build_report(
         report_id=report_id,
         source_uri=fetched.item.uri,
         source_url=fetched.metadata.source_url,
+        source_id=fetched.metadata.source_id,
         format=document.format,
         page_count=document.page_count,
         char_count=document.char_count,
@@ -181,9 +194,11 @@ def ingest_batch(
             except BadInputError as exc:
                 # No bytes to hash: identify the item by its URI instead.
                 rid = content_id(f"uri:{item.uri}".encode())
-                quarantine(Quarantined(rid, item.uri, exc.stage, [exc.reason]))
+                quarantine(Quarantined(rid, item.uri, exc.stage, [exc.reason], source_id=item.key))
+                result.settled.append((item.key, item.version, rid))
                 continue
         rid = content_id(fetched.data)
+        result.settled.append((item.key, item.version, rid))
         if item.uri in known.get(rid, ()):
             result.skipped += 1
             continue
@@ -270,6 +285,7 @@ def _quarantine_rows(items: Sequence[Quarantined]) -> pa.Table:
             "raw_uri": q.raw_uri,
             "stage": q.stage,
             "reasons": q.reasons,
+            "source_id": q.source_id or q.fields.get("source_id"),
             "title": q.fields.get("title"),
             "broker": q.fields.get("broker"),
             "record_json": record_json(q.fields) if q.fields else None,

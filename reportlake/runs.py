@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reportlake import lake as lake_io
+from reportlake.errors import ConfigurationError
 from reportlake.pipeline import BatchResult, ingest_batch, load_security_master
 from reportlake.settings import Settings
-from reportlake.sources import Source, SourceItem
+from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
-from reportlake.storage import Location, resolve_location
+from reportlake.sources.s3 import S3LandingSource
+from reportlake.state import load_cursor, load_state, record_keys, save_cursor
+from reportlake.storage import Location, resolve_location, s3_client
 
 if TYPE_CHECKING:
     from reportlake.quality import Validator
@@ -26,11 +30,42 @@ def open_lake(settings: Settings) -> Location:
     )
 
 
+def open_s3_client(settings: Settings) -> Any:
+    return s3_client(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+
+
 def open_source(settings: Settings) -> Source:
-    location = resolve_location(
-        settings.inbox, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
-    )
-    return InboxSource(location, max_bytes=int(settings.max_file_mb * 2**20))
+    """The source named by ``settings.source``."""
+    max_bytes = int(settings.max_file_mb * 2**20)
+    if settings.source == "inbox":
+        location = resolve_location(
+            settings.inbox, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+        return InboxSource(location, max_bytes=max_bytes)
+    if settings.source == "s3":
+        if not settings.landing:
+            raise ConfigurationError(
+                "source s3 needs the landing prefix: set REPORTLAKE_LANDING=s3://bucket/prefix"
+            )
+        return S3LandingSource(settings.landing, open_s3_client(settings), max_bytes=max_bytes)
+    from reportlake.sources.eastmoney import EastmoneySource
+
+    return EastmoneySource(settings)
+
+
+def resolve_window(
+    settings: Settings,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    *,
+    today: dt.date | None = None,
+) -> Window:
+    """The run's publish-date window: as given, else from the stored cursor minus the lookback."""
+    if since is None:
+        cursor = load_cursor(open_lake(settings), settings.source)
+        if cursor is not None:
+            since = cursor - dt.timedelta(days=settings.lookback_days)
+    return Window(since=since, until=until or today)
 
 
 @cache
@@ -46,11 +81,28 @@ def _security_master(path: Path | None) -> dict[str, str] | None:
     return load_security_master(path)
 
 
-def plan_batches(settings: Settings) -> list[list[SourceItem]]:
-    """List the source and cut it into batches of ``settings.batch_size`` references."""
-    items = list(open_source(settings).list_items())
+@dataclass
+class Plan:
+    """What a run will do: batches of new item references, and how many were done before."""
+
+    batches: list[list[SourceItem]]
+    already_done: int
+    window: Window
+
+
+def plan_batches(settings: Settings, window: Window | None = None) -> Plan:
+    """List the source, drop what the state says is committed, cut the rest into batches."""
+    window = window or Window()
+    state = load_state(open_lake(settings), settings.source)
+    items: list[SourceItem] = []
+    done = 0
+    for item in open_source(settings).list_items(window):
+        if state.is_done(item.key, item.version):
+            done += 1
+        else:
+            items.append(item)
     size = settings.batch_size
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    return Plan([items[i : i + size] for i in range(0, len(items), size)], done, window)
 
 
 def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
@@ -66,16 +118,36 @@ def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
         known=known,
         security_master=_security_master(settings.security_master),
     )
+    # State follows the data: only what this batch committed, only after it committed.
+    record_keys(lake, settings.source, result.settled)
     result.seconds["batch"] += time.perf_counter() - start
     return result
+
+
+def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult]) -> None:
+    """Advance the listing cursor of a dated source once every batch has committed."""
+    if settings.source != "eastmoney" or window.until is None:
+        return
+    save_cursor(open_lake(settings), settings.source, window.until)
+
+
+def describe_source(settings: Settings) -> str:
+    """The source as a user would name it, without credentials."""
+    if settings.source == "inbox":
+        return f"inbox {settings.inbox}"
+    if settings.source == "s3":
+        return f"s3 {settings.landing}"
+    return f"eastmoney {settings.eastmoney_api_base}"
 
 
 @dataclass
 class RunSummary:
     """What a whole run did, for the CLI, the logs and the Prefect artifacts."""
 
-    inbox: str
+    source: str
     lake: str
+    window: str = ""
+    already_done: int = 0  # committed by earlier runs, per the source's state: not fetched
     read: int = 0
     written: int = 0
     skipped: int = 0
@@ -86,13 +158,18 @@ class RunSummary:
     quarantine_rows: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
-    def from_batches(cls, settings: Settings, results: Iterable[BatchResult]) -> RunSummary:
+    def from_batches(
+        cls, settings: Settings, plan: Plan, results: Iterable[BatchResult]
+    ) -> RunSummary:
         total = BatchResult()
         for r in results:
             total.merge(r)
+        since, until = plan.window.since, plan.window.until
         return cls(
-            inbox=settings.inbox,
+            source=describe_source(settings),
             lake=settings.lake,
+            window=f"{since or '...'} .. {until or '...'}" if since or until else "",
+            already_done=plan.already_done,
             read=total.read,
             written=total.written,
             skipped=total.skipped,
@@ -115,12 +192,14 @@ class RunSummary:
         lines = [
             "# ingest-reports",
             "",
-            f"- inbox: `{self.inbox}`",
+            f"- source: `{self.source}`",
             f"- lake: `{self.lake}`",
+            *([f"- window: {self.window}"] if self.window else []),
             "",
-            "| read | written | already in lake | quarantined |",
-            "|---:|---:|---:|---:|",
-            f"| {self.read} | {self.written} | {self.skipped} | {self.quarantined} |",
+            "| done before | read | written | already in lake | quarantined |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {self.already_done} | {self.read} | {self.written} | {self.skipped} "
+            f"| {self.quarantined} |",
             "",
             "## Written per broker",
             "",
@@ -141,8 +220,10 @@ class RunSummary:
 
     def to_text(self) -> str:
         lines = [
+            f"source: {self.source}" + (f"   window: {self.window}" if self.window else ""),
             f"reports read: {self.read}   written: {self.written}   "
-            f"already in lake: {self.skipped}   quarantined: {self.quarantined}",
+            f"already in lake: {self.skipped}   quarantined: {self.quarantined}   "
+            f"done by earlier runs: {self.already_done}",
             "written per broker:",
             *(f"  {b}: {n}" for b, n in self.per_broker.items()),
         ]

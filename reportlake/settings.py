@@ -8,6 +8,7 @@ so no secret passes through reportlake's objects, logs or artifacts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,42 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Reports per task (one validation each)."
     )
     max_file_mb: float = Field(default=100.0, gt=0, description="Larger originals are quarantined.")
+
+    source: Literal["inbox", "s3", "eastmoney"] = Field(
+        default="inbox", description="Which source to ingest from."
+    )
+    landing: str | None = Field(
+        default=None, description="s3://bucket/prefix where a vendor drops files (source s3)."
+    )
+    lookback_days: int = Field(
+        default=3, ge=0, description="Each run re-lists this many days before its state."
+    )
+    eastmoney_api_base: str = Field(
+        default="https://reportapi.eastmoney.com",
+        description="Base URL of the Eastmoney research-report listing API.",
+    )
+    eastmoney_pdf_base: str = Field(
+        default="https://pdf.dfcfw.com", description="Base URL of the report PDFs."
+    )
+    eastmoney_page_size: int = Field(default=100, ge=1, le=100)
+    eastmoney_qtypes: list[int] = Field(
+        default=[0, 1], description="Listing kinds: 0 stock reports, 1 industry reports."
+    )
+    http_timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout.")
+    http_retries: int = Field(default=5, ge=0, description="Retries on 429/5xx/timeouts.")
+    http_rate_per_s: float = Field(default=2.0, gt=0, description="Requests per second, at most.")
+    http_concurrency: int = Field(default=4, ge=1, description="Downloads in flight, at most.")
+
+    lease_wait_s: float = Field(
+        default=600.0, ge=0, description="How long a run waits for another run's lake lease."
+    )
+    prefect_lake_limit: bool = Field(
+        default=True,
+        description="Also hold a Prefect global concurrency limit (1 slot) per lake during a run.",
+    )
+    lease_ttl_s: float = Field(
+        default=3600.0, gt=0, description="An object-store lease left by a lost run expires."
+    )
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

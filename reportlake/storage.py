@@ -6,6 +6,7 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -72,6 +73,19 @@ def resolve_location(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ConfigurationError(f"unsupported lake/inbox URI {uri!r}: {exc}") from exc
     return Location(fs=fs, root=root.rstrip("/"), uri=uri)
+
+
+def s3_client(*, endpoint_url: str | None, region: str) -> Any:
+    """A boto3 S3 client (for listing with ETags and conditional writes, which pyarrow lacks)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+    )
 
 
 def exists(loc: Location, path: str) -> bool:

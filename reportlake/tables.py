@@ -24,6 +24,7 @@ REPORTS = pa.schema(
     [
         *_PROVENANCE,
         pa.field("source_url", pa.string()),
+        pa.field("source_id", pa.string()),
         pa.field("raw_uri", pa.string()),
         pa.field("title", pa.string()),
         pa.field("broker", pa.string()),
@@ -77,6 +78,7 @@ QUARANTINE = pa.schema(
     [
         *_PROVENANCE,
         pa.field("raw_uri", pa.string()),
+        pa.field("source_id", pa.string()),
         pa.field("stage", pa.string(), nullable=False),
         pa.field("reasons", pa.list_(pa.string()), nullable=False),
         pa.field("title", pa.string()),
@@ -141,6 +143,7 @@ def reports_to_tables(
                 **r.model_dump(
                     include={
                         "source_url",
+                        "source_id",
                         "title",
                         "broker",
                         "publish_date_source",

@@ -13,9 +13,10 @@ from prefect.tasks import Task
 
 from reportlake.errors import TransientError
 from reportlake.pipeline import BatchResult
-from reportlake.runs import RunSummary, plan_batches, run_batch
+from reportlake.runs import Plan, RunSummary, describe_source, plan_batches, run_batch
+from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
-from reportlake.sources import SourceItem
+from reportlake.sources import SourceItem, Window
 
 
 def retry_on_io(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -37,16 +38,17 @@ def retry_on_io(task: Task[..., object], task_run: TaskRun, state: State[object]
     cache_policy=NONE,
     persist_result=False,
 )
-def list_batches(settings: Settings) -> list[list[SourceItem]]:
-    """List the inbox and cut it into batches of references (no report bytes)."""
-    batches = plan_batches(settings)
+def list_batches(settings: Settings, window: Window) -> Plan:
+    """List the source and cut what is new into batches of references (no report bytes)."""
+    plan = plan_batches(settings, window)
     get_run_logger().info(
-        "inbox %s: %d files in %d batches",
-        settings.inbox,
-        sum(len(b) for b in batches),
-        len(batches),
+        "%s: %d new items in %d batches, %d committed by earlier runs",
+        describe_source(settings),
+        sum(len(b) for b in plan.batches),
+        len(plan.batches),
+        plan.already_done,
     )
-    return batches
+    return plan
 
 
 @task(
@@ -71,10 +73,23 @@ def ingest_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult
     return result
 
 
+@task(
+    name="finish-run",
+    retries=3,
+    retry_delay_seconds=[1, 5, 20],
+    retry_condition_fn=retry_on_io,
+    cache_policy=NONE,
+    persist_result=False,
+)
+def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult]) -> None:
+    """Advance the source's listing cursor, now that every batch is committed."""
+    advance_cursor(settings, window, results)
+
+
 @task(name="publish-summary", cache_policy=NONE, persist_result=False)
-def publish_summary(settings: Settings, results: Sequence[BatchResult]) -> RunSummary:
+def publish_summary(settings: Settings, plan: Plan, results: Sequence[BatchResult]) -> RunSummary:
     """Sum the batches and publish the markdown summary and the quarantine table artifacts."""
-    summary = RunSummary.from_batches(settings, results)
+    summary = RunSummary.from_batches(settings, plan, results)
     create_markdown_artifact(
         key="ingest-summary", markdown=summary.to_markdown(), description="ingest-reports run"
     )

@@ -22,6 +22,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXAMPLES_INBOX = REPO / "examples" / "inbox"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kill-trials",
+        type=int,
+        default=3,
+        help="SIGKILL points tried by the exactly-once test (make soak runs 50)",
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,11 +89,30 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect server and database for every flow test of the session."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+def prefect_harness() -> Iterator[str]:
+    """One temporary Prefect server and database for every flow test; yields its API URL."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
     from prefect.testing.utilities import prefect_test_harness
 
     # Heartbeats cost ~1 s of thread join per flow run and tell a test nothing.
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), prefect_test_harness():
-        yield
+        yield str(PREFECT_API_URL.value())
+
+
+def run_in_subprocess(
+    api_url: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tests.fault_run ...`` against the test Prefect server."""
+    full_env = {**os.environ, "PREFECT_API_URL": api_url, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tests.fault_run", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -107,7 +107,7 @@ def test_second_run_changes_no_row(local_run: tuple[str, Any, Any]) -> None:
     before = lake_tables(lake)
     files_before = sorted(p.relative_to(lake) for p in Path(lake).rglob("*") if p.is_file())
     _, second = run_flow(str(EXAMPLES_INBOX), lake)
-    assert second.skipped == first.read and second.written == 0 and second.quarantined == 0
+    assert second.already_done == first.read and second.read == 0 and second.written == 0
     after = lake_tables(lake)
     for name, table in before.items():
         assert after[name].sort_by("report_id").equals(table.sort_by("report_id")), name
@@ -152,4 +152,4 @@ def test_flow_writes_to_s3_and_reads_back(
     assert sum(k.startswith("lake/raw/") for k in keys) == len(REPORT_FILES) + len(BAD_FILES)
 
     _, again = run_flow(f"s3://{s3_bucket}/landing", lake)
-    assert again.written == 0 and again.skipped == summary.read
+    assert again.written == 0 and again.already_done == summary.read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pymupdf
@@ -17,6 +18,7 @@ pymupdf.TOOLS.mupdf_display_warnings(False)
 MAX_PAGES = 2000
 _MIN_CHARS_PER_PAGE = 20  # below this on average the PDF is a scan without a text layer
 _MIN_PLAUSIBLE = 0.9  # garbled text layers (fonts without ToUnicode) fall far below this
+_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
 _ROW_TOLERANCE = 1.0  # points: lines this close in y on both sides of a gap are table rows
 
 
@@ -119,26 +121,40 @@ def _page_text(page: pymupdf.Page) -> str:
     return "\n".join(ln.text for ln in order_lines(lines, gutter))
 
 
+def _looks_cut_short(data: bytes) -> bool:
+    """No end-of-file marker, or PDF objects after the last one (an update cut off)."""
+    end = data.rfind(b"%%EOF")
+    # Bytes after the marker are harmless unless they hold objects (mail gateways append text).
+    return end < 0 or _OBJECT.search(data, end) is not None
+
+
 def extract_pdf(data: bytes, *, max_pages: int = MAX_PAGES) -> Document:
     """Text of every page in reading order; refuses PDFs whose text cannot be trusted."""
-    if b"%%EOF" not in data[-4096:]:
-        raise ExtractionError(
-            "PDF is truncated (no end-of-file marker): the download or upload was cut off; "
-            "fetch the file again"
-        )
+    # A file cut short loses its end-of-file marker; MuPDF then "repairs" it into pages with
+    # missing content, which must not pass as a short report.
+    cut_short = _looks_cut_short(data)
+    truncated = ExtractionError(
+        "PDF is truncated (no end-of-file marker): the download or upload was cut off; "
+        "fetch the file again"
+    )
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
+        if cut_short:
+            raise truncated from exc
         raise ExtractionError(
             f"PDF is damaged and cannot be opened ({exc}): fetch it again"
         ) from exc
+    if cut_short and doc.is_repaired:
+        doc.close()
+        raise truncated
     with doc:
         if doc.needs_pass:
             raise ExtractionError(
                 "PDF is encrypted (needs a password): ask the sender for an unprotected copy"
             )
         if doc.page_count == 0:
-            raise ExtractionError("PDF has no pages")
+            raise ExtractionError("PDF has no pages: the file is empty or damaged; fetch it again")
         if doc.page_count > max_pages:
             raise ExtractionError(
                 f"PDF has {doc.page_count} pages, over the {max_pages}-page limit for one report: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
+from functools import cache
 
 import charset_normalizer
 
@@ -11,15 +12,21 @@ from reportlake.errors import ExtractionError
 from reportlake.models import Document
 
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
 # Legacy Chinese encodings tried when UTF-8 fails; GB18030 is a superset of GBK and GB2312.
 _LEGACY = ("gb18030", "big5")
 _MIN_PLAUSIBLE = 0.97  # share of characters that real report text is made of
+# Chinese prose is almost all common hanzi; bytes decoded with the wrong CJK codec (Big5 read
+# as GBK, Shift-JIS read as UTF-16 ...) still give hanzi, but scattered over rare ones.
+_MIN_COMMON_HANZI = 0.85
+_MIN_HANZI_TO_JUDGE = 20
+_CHAOS_TIE = 0.01  # charset-normalizer guesses this close are a tie
+_JUNK = frozenset({"Cc", "Cn", "Co", "Cs"})  # controls, unassigned, private use, surrogates
 
 
 def plausible_share(text: str) -> float:
@@ -41,84 +48,168 @@ def plausible_share(text: str) -> float:
             or 0x25A0 <= code <= 0x25FF  # geometric shapes used as bullets
         ):
             good += 1
-        elif unicodedata.category(ch) in {"Co", "Cc", "Cn", "Cs"} or ch == "\ufffd":
+        elif unicodedata.category(ch) in _JUNK or ch == "\ufffd":
             continue
         else:
             good += 0.5  # rare but legitimate (e.g. CJK extension A): counts half
     return good / total if total else 0.0
 
 
-def _utf16_without_bom(data: bytes) -> str | None:
+def common_hanzi_share(text: str) -> float | None:
+    """Share of hanzi that are common ones; None when there are too few hanzi to judge."""
+    hanzi = [ch for ch in text if _is_hanzi(ch)]
+    if len(hanzi) < _MIN_HANZI_TO_JUDGE:
+        return None
+    common = _common_hanzi()
+    return sum(ch in common for ch in hanzi) / len(hanzi)
+
+
+def looks_like_text(text: str) -> bool:
+    """For a guessed codec: plausible characters throughout and, if any, mostly common hanzi."""
+    return plausible_share(text) >= _MIN_PLAUSIBLE and _hanzi_are_common(text)
+
+
+def _is_clean(text: str) -> bool:
+    """For a codec the bytes vouch for (UTF-8, a declaration): no run of junk characters."""
+    visible = [ch for ch in text if not ch.isspace()]
+    junk = sum(ch == "\ufffd" or unicodedata.category(ch) in _JUNK for ch in visible)
+    return junk <= len(visible) * (1 - _MIN_PLAUSIBLE) and _hanzi_are_common(text)
+
+
+def _hanzi_are_common(text: str) -> bool:
+    """True unless there are enough hanzi to judge and too many of them are rare."""
+    share = common_hanzi_share(text)
+    return share is None or share >= _MIN_COMMON_HANZI
+
+
+def _is_hanzi(ch: str) -> bool:
+    """CJK unified ideographs, basic block and extension A."""
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+@cache
+def _common_hanzi() -> frozenset[str]:
+    """Common simplified (GB2312 level 1) and traditional (Big5 level 1) hanzi, from the codecs."""
+    chars: set[str] = set()
+    for lead in range(0xB0, 0xD8):
+        for trail in range(0xA1, 0xFF):
+            chars.update(bytes((lead, trail)).decode("gb2312", errors="ignore"))
+    for lead in range(0xA4, 0xC7):
+        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
+            chars.update(bytes((lead, trail)).decode("big5", errors="ignore"))
+    return frozenset(ch for ch in chars if _is_hanzi(ch))
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     """UTF-16 text without a BOM shows NUL bytes at every other offset for ASCII-heavy text."""
     if len(data) < 4 or len(data) % 2:
         return None
     even, odd = data[0::2], data[1::2]
-    for nuls, codec in ((odd.count(0), "utf-16-le"), (even.count(0), "utf-16-be")):
-        if nuls > len(data) // 8:
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                return None
-    # CJK-only UTF-16 has few NULs: accept it only if it decodes to plausible text.
+    for nuls, others, codec in (
+        (odd.count(0), even.count(0), "utf-16-le"),
+        (even.count(0), odd.count(0), "utf-16-be"),
+    ):
+        # Digits, spaces and newlines put NULs on one side only; binary data scatters them.
+        if nuls > len(data) // 40 and others <= nuls // 50:
+            text = _strict(data, codec)
+            return (text, codec) if text is not None and looks_like_text(text) else None
+    # CJK-only UTF-16 has no NULs: accept it only if it reads as common hanzi throughout.
     for codec in ("utf-16-le", "utf-16-be"):
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
-            continue
+        text = _strict(data, codec)
         if (
-            plausible_share(text) >= 0.995
-            and sum(0x4E00 <= ord(c) <= 0x9FFF for c in text) > len(text) // 2
+            text is not None
+            and looks_like_text(text)
+            and common_hanzi_share(text) is not None
+            and sum(_is_hanzi(ch) for ch in text) > len(text) // 2
         ):
-            return text
+            return text, codec
     return None
 
 
-def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
-    """Return ``(text, encoding)``; raise ExtractionError rather than guess wrong."""
-    if not data.strip():
-        raise ExtractionError("file is empty: nothing to ingest")
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(codec), codec.replace("-sig", "")
-            except UnicodeDecodeError as exc:
-                raise ExtractionError(
-                    f"file starts with a {codec} byte-order mark but is not valid {codec} ({exc})"
-                ) from exc
-    candidates: list[str] = []
-    if declared:
-        candidates.append(declared)
-    candidates.append("utf-8")
-    for codec in candidates:
-        try:
-            text = data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if "\x00" not in text:
-            return text, codecs.lookup(codec).name
-    text16 = _utf16_without_bom(data)
-    if text16 is not None:
-        return text16, "utf-16"
-    if data.count(0) > len(data) // 100:
-        raise ExtractionError("file is binary (NUL bytes), not text: check its type")
-    best: tuple[float, str, str] | None = None
+def _strict(data: bytes, codec: str) -> str | None:
+    """``data`` decoded strictly, or None."""
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _legacy_chinese(data: bytes) -> tuple[str, str] | None:
+    """GB18030 (recorded as gbk when the bytes are plain GBK) or Big5, whichever reads as Chinese.
+
+    Many byte strings decode under both codecs; the common-hanzi share tells the real one from
+    the garbled one.
+    """
+    best: tuple[float, float, str, str] | None = None
     for codec in _LEGACY:
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError:
+        text = _strict(data, codec)
+        if text is None or not looks_like_text(text):
             continue
-        share = plausible_share(text)
-        if best is None or share > best[0]:
-            best = (share, text, codec)
-    if best is None or best[0] < _MIN_PLAUSIBLE:
-        guess = charset_normalizer.from_bytes(data).best()
-        if guess is not None and plausible_share(str(guess)) >= _MIN_PLAUSIBLE:
-            return str(guess), guess.encoding
+        candidate = (common_hanzi_share(text) or 0.0, plausible_share(text), text, codec)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    if best is None:
+        return None
+    _, _, text, codec = best
+    if codec == "gb18030" and _strict(data, "gbk") == text:
+        codec = "gbk"
+    return text, codec
+
+
+def _charset_normalizer_guess(data: bytes) -> tuple[str, str]:
+    """charset-normalizer's guess, only when no equally likely guess reads differently."""
+    matches = list(charset_normalizer.from_bytes(data))
+    plausible = [m for m in matches if looks_like_text(str(m))]
+    if not plausible:
         raise ExtractionError(
             "could not tell the text encoding (not UTF-8, UTF-16, GB18030/GBK or Big5 "
             "without garbling): save the file as UTF-8"
         )
-    return best[1], best[2]
+    best = min(plausible, key=lambda m: m.chaos)
+    rivals = {
+        m.encoding for m in plausible if m.chaos <= best.chaos + _CHAOS_TIE and str(m) != str(best)
+    }
+    if rivals:
+        raise ExtractionError(
+            f"text encoding is ambiguous ({best.encoding} or {', '.join(sorted(rivals))} "
+            "read it differently): save the file as UTF-8"
+        )
+    return str(best), best.encoding
+
+
+def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """Return ``(text, encoding)``; raise ExtractionError rather than guess wrong.
+
+    Order: byte-order mark, a declared charset (HTML), strict UTF-8, UTF-16 without BOM,
+    GB18030/GBK or Big5, then charset-normalizer.
+    """
+    if not data.strip():
+        raise ExtractionError("file is empty: nothing to ingest")
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text = _strict(data[len(bom) :], codec)
+            if text is None:
+                raise ExtractionError(
+                    f"file starts with a {codec} byte-order mark but is not valid {codec}: "
+                    "it is damaged or mislabelled; save it again as UTF-8"
+                )
+            return text, codec
+    if declared:
+        # Pages declaring GB2312/GBK use GB18030-only characters too; browsers read them so.
+        codec = "gb18030" if declared.lower() in {"gb2312", "gbk", "x-gbk"} else declared
+        text = _strict(data, codec)
+        if text is not None and "\x00" not in text and _is_clean(text):
+            return text, codecs.lookup(codec).name
+    # NUL bytes are valid UTF-8, so UTF-8 only counts without them (else UTF-16 is likelier).
+    text = _strict(data, "utf-8")
+    if text is not None and "\x00" not in text and _is_clean(text):
+        return text, "utf-8"
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        return utf16
+    if data.count(0) > len(data) // 100:
+        raise ExtractionError("file is binary (NUL bytes), not text: check its type")
+    return _legacy_chinese(data) or _charset_normalizer_guess(data)
 
 
 def extract_text(data: bytes) -> Document:

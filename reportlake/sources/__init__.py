@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,6 +18,18 @@ class SourceItem:
     name: str  # file name, used for the format guess and the raw/ suffix
     key: str  # the source's own handle: a path in the inbox filesystem, an object key, an id
     size: int | None = None
+    # What the source already knows (a listing record): it wins over what is parsed.
+    metadata: SourceMetadata | None = None
+    # A version tag of the object (ETag, listing update time): a changed object is new again.
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The publish-date range a run asks a dated source for (inclusive; None = open)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
 
 
 @dataclass
@@ -35,7 +48,9 @@ class Source(Protocol):
 
     name: str
 
-    def list_items(self) -> Iterator[SourceItem]: ...
+    def list_items(self, window: Window | None = None) -> Iterator[SourceItem]:
+        """Every item the source holds in ``window`` (undated sources ignore it)."""
+        ...
 
     def fetch(self, item: SourceItem) -> FetchedItem:
         """Return the bytes and metadata; raise BadInputError (quarantine) or TransientError."""

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from reportlake.errors import BadInputError, MetadataError, TransientError
 from reportlake.models import SourceMetadata
-from reportlake.sources import FetchedItem, SourceItem
+from reportlake.sources import FetchedItem, SourceItem, Window
 from reportlake.storage import Location, exists, read_bytes
 
 SIDECAR_SUFFIX = ".meta.json"
@@ -30,7 +30,7 @@ class InboxSource:
         self.location = location
         self.max_bytes = max_bytes
 
-    def list_items(self) -> Iterator[SourceItem]:
+    def list_items(self, window: Window | None = None) -> Iterator[SourceItem]:
         selector = pafs.FileSelector(self.location.root, recursive=True)
         try:
             infos = self.location.fs.get_file_info(selector)
@@ -50,6 +50,8 @@ class InboxSource:
                 name=info.base_name,
                 key=info.path,
                 size=info.size,
+                # A file replaced under the same name is looked at again.
+                version=f"{info.size}-{info.mtime_ns}",
             )
 
     def fetch(self, item: SourceItem) -> FetchedItem:
