@@ -23,14 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportlake import lake as lake_io
-from reportlake.errors import BadInputError, Stage
+from reportlake.errors import BadInputError, MetadataError, Stage
 from reportlake.extraction import extract
-from reportlake.models import ParsedReport, Report, SourceMetadata
+from reportlake.models import Analyst, ParsedReport, Report, SourceMetadata
 from reportlake.parsing import parse_text
 from reportlake.sources import FetchedItem, Source, SourceItem
 from reportlake.storage import Location
 from reportlake.tables import quarantine_table, record_json, reports_to_tables
-from reportlake.vocab import brokers, rating_levels
+from reportlake.vocab import canonical_broker, rating_levels
 
 if TYPE_CHECKING:
     from reportlake.quality import Validator
@@ -91,6 +91,13 @@ def _timed(result: BatchResult, stage: str) -> Iterator[None]:
         result.seconds[stage] += time.perf_counter() - start
 
 
+def item_source_id(item: SourceItem) -> str | None:
+    """The source's own id of an item: the listing's (infoCode), or a rejected record's key."""
+    if item.metadata is not None and item.metadata.source_id:
+        return item.metadata.source_id
+    return item.key if item.error else None
+
+
 def content_id(data: bytes) -> str:
     """The report_id: sha256 of the original bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -102,14 +109,6 @@ def load_security_master(path: Path | None) -> dict[str, str] | None:
         return None
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return {row["code"].strip(): row["name"].strip() for row in csv.DictReader(fh)}
-
-
-def canonical_broker(name: str) -> str:
-    """Map a broker's full name or alias to its canonical short name (unknown names unchanged)."""
-    for broker in brokers():
-        if name in (broker.name, broker.full_name, *broker.aliases):
-            return broker.name
-    return name
 
 
 def apply_metadata(parsed: ParsedReport, meta: SourceMetadata) -> ParsedReport:
@@ -126,10 +125,13 @@ def apply_metadata(parsed: ParsedReport, meta: SourceMetadata) -> ParsedReport:
         if seen is not None and seen != known:
             warnings.append(f"{name}: metadata {known!s} differs from parsed {seen!s}")
         updates[name] = known
-    if meta.authors and parsed.analysts:
+    if meta.authors and not parsed.analysts:
+        # The listing names the authors; the text gave nothing to add SAC ids or e-mails to.
+        updates["analysts"] = [Analyst(name=name, role="分析师") for name in meta.authors if name]
+    elif meta.authors:
         listed = {a for a in meta.authors if a}
         found = {a.name for a in parsed.analysts}
-        if listed != found:
+        if not listed <= found:
             warnings.append(
                 f"authors: metadata {sorted(listed)} differ from parsed {sorted(found)}"
             )
@@ -183,18 +185,23 @@ def ingest_batch(
     originals: dict[str, tuple[str, bytes]] = {}  # report_id -> (suffix, bytes)
     in_batch: dict[str, str] = {}
 
-    def quarantine(q: Quarantined) -> None:
-        result.quarantined.append(q)
-
     for item in items:
         result.read += 1
+
+        def quarantine(rid: str, stage: Stage, reason: str, item: SourceItem = item) -> None:
+            result.quarantined.append(
+                Quarantined(rid, item.uri, stage, [reason], source_id=item_source_id(item))
+            )
+
         with _timed(result, "fetch"):
             try:
+                if item.error:
+                    raise MetadataError(item.error)
                 fetched = source.fetch(item)
             except BadInputError as exc:
                 # No bytes to hash: identify the item by its URI instead.
                 rid = content_id(f"uri:{item.uri}".encode())
-                quarantine(Quarantined(rid, item.uri, exc.stage, [exc.reason], source_id=item.key))
+                quarantine(rid, exc.stage, exc.reason)
                 result.settled.append((item.key, item.version, rid))
                 continue
         rid = content_id(fetched.data)
@@ -207,23 +214,18 @@ def ingest_batch(
         originals[rid] = (suffix, fetched.data)
         if first_uri is not None:
             quarantine(
-                Quarantined(
-                    rid,
-                    item.uri,
-                    "fetch",
-                    [f"duplicate: the same bytes were already ingested from {first_uri}"],
-                )
+                rid, "fetch", f"duplicate: the same bytes were already ingested from {first_uri}"
             )
             continue
         in_batch[rid] = item.uri
         if fetched.metadata_error:
-            quarantine(Quarantined(rid, item.uri, "fetch", [fetched.metadata_error]))
+            quarantine(rid, "fetch", fetched.metadata_error)
             continue
         try:
             with _timed(result, "extract+parse"):
                 report = build_report(fetched, rid, security_master=security_master)
         except BadInputError as exc:
-            quarantine(Quarantined(rid, item.uri, exc.stage, [exc.reason]))
+            quarantine(rid, exc.stage, exc.reason)
             continue
         reports.append(report)
 
@@ -234,7 +236,7 @@ def ingest_batch(
     for r in reports:
         if r.report_id in failures:
             fields = r.model_dump(mode="json", exclude={"text"})
-            quarantine(
+            result.quarantined.append(
                 Quarantined(
                     r.report_id,
                     r.source_uri,
@@ -242,6 +244,7 @@ def ingest_batch(
                     failures[r.report_id],
                     publish_date=r.publish_date,
                     fields=fields,
+                    source_id=r.source_id,
                 )
             )
 

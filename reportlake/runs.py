@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from reportlake import lake as lake_io
 from reportlake.errors import ConfigurationError
@@ -22,6 +23,9 @@ from reportlake.storage import Location, resolve_location, s3_client
 
 if TYPE_CHECKING:
     from reportlake.quality import Validator
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def open_lake(settings: Settings) -> Location:
@@ -61,11 +65,15 @@ def resolve_window(
     today: dt.date | None = None,
 ) -> Window:
     """The run's publish-date window: as given, else from the stored cursor minus the lookback."""
+    if settings.source != "eastmoney":
+        return Window(since=since, until=until)  # undated sources list everything they hold
     if since is None:
         cursor = load_cursor(open_lake(settings), settings.source)
         if cursor is not None:
             since = cursor - dt.timedelta(days=settings.lookback_days)
-    return Window(since=since, until=until or today)
+    # A listing is dated in Beijing time; the cursor moves to the end of what was listed.
+    until = until or today or dt.datetime.now(SHANGHAI).date()
+    return Window(since=since, until=until)
 
 
 @cache

@@ -168,3 +168,11 @@ def lexicon() -> dict[str, Any]:
 def words(key: str) -> tuple[str, ...]:
     """One keyword list of the lexicon, longest first (so alternations prefer the longer word)."""
     return tuple(sorted(lexicon()[key], key=len, reverse=True))
+
+
+def canonical_broker(name: str) -> str:
+    """Map a broker's full name or alias to its canonical short name (unknown names unchanged)."""
+    for broker in brokers():
+        if name in (broker.name, broker.full_name, *broker.aliases):
+            return broker.name
+    return name

@@ -164,6 +164,11 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     release: threading.Event = field(default_factory=threading.Event)
 
+    def pdf_for(self, info_code: str) -> bytes:
+        """A sample PDF made unique by a trailing comment: one report, one file, as on the host."""
+        sample = self.pdfs[zlib.crc32(info_code.encode()) % len(self.pdfs)]
+        return sample + b"\n% listing test copy of " + info_code.encode() + b"\n"
+
 
 class ListingServer:
     """The listing API and PDF host on 127.0.0.1:<free port>, in a thread."""
@@ -233,8 +238,11 @@ class ListingServer:
             return list(self.state.records.get(qtype, []))
 
     def pdf_for(self, info_code: str) -> bytes:
-        """The PDF bytes served for ``info_code``."""
-        return self.state.pdfs[zlib.crc32(info_code.encode()) % len(self.state.pdfs)]
+        """The PDF bytes served for ``info_code``: a sample PDF, made unique by a trailing comment.
+
+        Each report is its own file, as on the real host (distinct bytes, distinct report_id).
+        """
+        return self.state.pdf_for(info_code)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -312,8 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
                     r.get("infoCode") == code for rows in self.shared.records.values() for r in rows
                 )
             if known:
-                pdf = self.shared.pdfs[zlib.crc32(code.encode()) % len(self.shared.pdfs)]
-                return 200, pdf, {"Content-Type": "application/pdf"}
+                return 200, self.shared.pdf_for(code), {"Content-Type": "application/pdf"}
         return 404, b"not found", {"Content-Type": "text/plain"}
 
     def _page(self, query: dict[str, str]) -> dict[str, Any]:

@@ -22,6 +22,9 @@ class SourceItem:
     metadata: SourceMetadata | None = None
     # A version tag of the object (ETag, listing update time): a changed object is new again.
     version: str | None = None
+    # Set when the source already knows the item cannot be ingested (e.g. a listing record
+    # without a title): the pipeline quarantines it with this reason and fetches nothing.
+    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ deduplicated by ``infoCode`` across pages, sweeps and qTypes.
 
 Records that cannot be used (no infoCode, title or publish date, or an infoCode that is not a
 plain id and so could point the PDF URL at another scheme or host) are not dropped: they are
-listed as ``RejectedListingItem`` (``metadata=None`` and the reason), and ``fetch`` raises
-MetadataError with that reason so the pipeline quarantines them like any other bad input.
+listed with ``error`` set to the reason (and no metadata), and ``fetch`` raises MetadataError
+with it, so the pipeline quarantines them like any other bad input.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import httpx
 from reportlake.errors import BadInputError, MetadataError
 from reportlake.http import HttpResponse, PoliteClient, RetryableResponseError, allowed_origin
 from reportlake.models import RatingAction, SourceMetadata
-from reportlake.pipeline import canonical_broker
 from reportlake.settings import Settings
 from reportlake.sources import FetchedItem, SourceItem, Window
+from reportlake.vocab import canonical_broker
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,6 @@ class ListingPage:
     page_no: int
     total_pages: int
     hits: int
-
-
-@dataclass(frozen=True)
-class RejectedListingItem(SourceItem):
-    """A listing record that cannot be ingested; ``fetch`` turns it into a quarantine entry."""
-
-    reason: str = "listing record is unusable"
 
 
 def parse_listing_page(payload: str | bytes) -> ListingPage:
@@ -219,8 +212,8 @@ class EastmoneySource:
                     log.info("eastmoney qType %s: listing shifted during sweep %d", qtype, sweep)
 
     def fetch(self, item: SourceItem) -> FetchedItem:
-        if isinstance(item, RejectedListingItem):
-            raise MetadataError(item.reason)
+        if item.error:
+            raise MetadataError(item.error)
         if item.metadata is None:
             raise MetadataError("item carries no listing metadata: list the source again")
         response = self.client.get(
@@ -296,19 +289,19 @@ class EastmoneySource:
                 if info_code is None
                 else f"listing record has an infoCode that is not a plain id: {info_code[:80]!r}"
             )
-            return RejectedListingItem(
+            return SourceItem(
                 uri=f"{self.api_base}{LIST_PATH}#{key}",
                 name=f"{key}.pdf",
                 key=key,
                 version=version,
-                reason=reason,
+                error=reason,
             )
         uri = pdf_url_for(self.pdf_base, info_code)
         try:
             metadata = record_metadata(record, uri)
         except MetadataError as exc:
-            return RejectedListingItem(
-                uri=uri, name=f"{info_code}.pdf", key=info_code, version=version, reason=exc.reason
+            return SourceItem(
+                uri=uri, name=f"{info_code}.pdf", key=info_code, version=version, error=exc.reason
             )
         return SourceItem(
             uri=uri, name=f"{info_code}.pdf", key=info_code, metadata=metadata, version=version
