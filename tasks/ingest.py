@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -30,14 +31,16 @@ def retry_on_io(task: Task[..., object], task_run: TaskRun, state: State[object]
     return False
 
 
-@task(
-    name="list-inbox",
-    retries=3,
-    retry_delay_seconds=[1, 5, 20],
-    retry_condition_fn=retry_on_io,
-    cache_policy=NONE,
-    persist_result=False,
-)
+# I/O tasks retry transient faults; results are references and small summaries, never persisted.
+IO_TASK: dict[str, Any] = {
+    "retries": 3,
+    "retry_condition_fn": retry_on_io,
+    "cache_policy": NONE,
+    "persist_result": False,
+}
+
+
+@task(name="list-source", retry_delay_seconds=[1, 5, 20], **IO_TASK)
 def list_batches(settings: Settings, window: Window) -> Plan:
     """List the source and cut what is new into batches of references (no report bytes)."""
     plan = plan_batches(settings, window)
@@ -51,14 +54,7 @@ def list_batches(settings: Settings, window: Window) -> Plan:
     return plan
 
 
-@task(
-    name="ingest-batch",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_condition_fn=retry_on_io,
-    cache_policy=NONE,
-    persist_result=False,
-)
+@task(name="ingest-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
 def ingest_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
     """Fetch, extract, parse, validate and write one batch; safe to retry (merges by report_id)."""
     result = run_batch(settings, items)
@@ -73,14 +69,7 @@ def ingest_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult
     return result
 
 
-@task(
-    name="finish-run",
-    retries=3,
-    retry_delay_seconds=[1, 5, 20],
-    retry_condition_fn=retry_on_io,
-    cache_policy=NONE,
-    persist_result=False,
-)
+@task(name="finish-run", retry_delay_seconds=[1, 5, 20], **IO_TASK)
 def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult]) -> None:
     """Advance the source's listing cursor, now that every batch is committed."""
     advance_cursor(settings, window, results)

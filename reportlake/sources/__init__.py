@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reportlake.errors import BadInputError
 from reportlake.models import SourceMetadata
 
 
@@ -44,6 +45,16 @@ class FetchedItem:
     metadata: SourceMetadata = field(default_factory=SourceMetadata)
     # A sidecar/listing record that could not be used: the original is quarantined with it.
     metadata_error: str | None = None
+
+
+def check_size(item: SourceItem, max_bytes: int) -> None:
+    """Refuse an original over the size limit before reading it."""
+    if item.size is not None and item.size > max_bytes:
+        raise BadInputError(
+            f"{item.name} is {item.size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB "
+            "limit (REPORTLAKE_MAX_FILE_MB): check it is a single report",
+            stage="fetch",
+        )
 
 
 class Source(Protocol):

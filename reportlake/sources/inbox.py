@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from reportlake.errors import BadInputError, MetadataError, TransientError
 from reportlake.models import SourceMetadata
-from reportlake.sources import FetchedItem, SourceItem, Window
+from reportlake.sources import FetchedItem, SourceItem, Window, check_size
 from reportlake.storage import Location, exists, read_bytes
 
 SIDECAR_SUFFIX = ".meta.json"
@@ -56,12 +56,7 @@ class InboxSource:
 
     def fetch(self, item: SourceItem) -> FetchedItem:
         path = item.key
-        if item.size is not None and item.size > self.max_bytes:
-            raise BadInputError(
-                f"file is {item.size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB "
-                "limit (REPORTLAKE_MAX_FILE_MB): check it is a single report",
-                stage="fetch",
-            )
+        check_size(item, self.max_bytes)
         try:
             data = read_bytes(self.location, path)
         except FileNotFoundError as exc:

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from reportlake.errors import BadInputError, ConfigurationError, MetadataError, TransientError
 from reportlake.models import SourceMetadata
-from reportlake.sources import FetchedItem, SourceItem, Window
+from reportlake.sources import FetchedItem, SourceItem, Window, check_size
 from reportlake.sources.inbox import SIDECAR_SUFFIX, parse_sidecar
 
 
@@ -59,12 +59,7 @@ class S3LandingSource:
     def fetch(self, item: SourceItem) -> FetchedItem:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if item.size is not None and item.size > self.max_bytes:
-            raise BadInputError(
-                f"object is {item.size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB "
-                "limit (REPORTLAKE_MAX_FILE_MB): check it is a single report",
-                stage="fetch",
-            )
+        check_size(item, self.max_bytes)
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=item.key)
             data: bytes = obj["Body"].read()
