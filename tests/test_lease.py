@@ -52,9 +52,11 @@ def test_s3_lease_is_exclusive_with_conditional_writes(
     with lake_lease(lake, s3_client=s3) as holder:
         body = json.loads(s3.get_object(Bucket=s3_bucket, Key=f"lake/{LEASE_KEY}")["Body"].read())  # type: ignore[attr-defined]
         assert body["holder"] == holder
-        with pytest.raises(LeaseBusyError, match="is being written by"):
-            with lake_lease(lake, s3_client=s3):
-                pass
+        with (
+            pytest.raises(LeaseBusyError, match="is being written by"),
+            lake_lease(lake, s3_client=s3),
+        ):
+            pass
     with lake_lease(lake, s3_client=s3):
         pass
 
