@@ -9,11 +9,16 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from reportlake.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from reportlake.backfill import ChunkOutcome
 
 
 class Source(StrEnum):
@@ -77,6 +82,129 @@ def ingest(
         settings = Settings.load(lake=lake)
         sql, rendered = run_example(settings)
         typer.echo(f"\nexample query:\n{sql}\n{rendered}")
+
+
+class ChunkSize(StrEnum):
+    day = "day"
+    week = "week"
+
+
+@app.command()
+def backfill(
+    start: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First publish date to ingest.")
+    ],
+    end: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last publish date (inclusive).")
+    ],
+    source: Annotated[Source, typer.Option(help="A dated source.")] = Source.eastmoney,
+    lake: Annotated[
+        str | None, typer.Option(help="Lake root: path or s3://bucket/prefix [REPORTLAKE_LAKE].")
+    ] = None,
+    chunk: Annotated[ChunkSize, typer.Option(help="One flow run per day or per week.")] = (
+        ChunkSize.day
+    ),
+    force: Annotated[bool, typer.Option(help="Rerun chunks already recorded as done.")] = False,
+    through_deployment: Annotated[
+        bool, typer.Option(help="Run each chunk through the deployment and its worker.")
+    ] = False,
+    deployment: Annotated[
+        str, typer.Option(help="Deployment for --through-deployment (flow/deployment).")
+    ] = "ingest-reports/eastmoney-hourly",
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each deployment run.")
+    ] = 21600.0,
+) -> None:
+    """Ingest a date range chunk by chunk, each chunk its own flow run; resumable.
+
+    Chunks recorded as done in the lake are skipped unless --force. A failed chunk is reported
+    and not recorded; the remaining chunks still run, and the command then exits with code 1.
+    """
+    from reportlake.backfill import BackfillRangeError, chunk_range, run_backfill, window_label
+
+    if source is not Source.eastmoney:
+        typer.echo(f"error: backfill needs a dated source; {source.value} is not", err=True)
+        raise typer.Exit(code=2)
+    try:
+        windows = chunk_range(start.date(), end.date(), chunk.value)
+    except BackfillRangeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    from reportlake.runs import open_lake
+
+    settings = Settings.load(source=source.value, lake=lake)
+    lake_loc = open_lake(settings)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    runners = importlib.import_module("flows.backfill")
+    if through_deployment:
+        from reportlake.backfill import deployment_lake
+
+        run_chunk = runners.deployment_runner(
+            deployment, source.value, deployment_lake(lake_loc), timeout_s=timeout, force=force
+        )
+    else:
+        run_chunk = runners.in_process_runner(source.value, settings.lake)
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: room for the summary table
+        console = Console(width=max(console.width, 100))
+    with Progress(
+        TextColumn("backfill {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task(
+            f"{source.value} {start:%Y-%m-%d}..{end:%Y-%m-%d}", total=len(windows)
+        )
+
+        def advance(outcome: ChunkOutcome) -> None:
+            progress.advance(bar)
+
+        outcomes = run_backfill(
+            lake_loc, source.value, windows, run_chunk, force=force, on_chunk=advance
+        )
+    console.print(_backfill_table(outcomes))
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        run = f" (flow run {o.flow_run_id})" if o.flow_run_id else ""
+        typer.echo(f"chunk {window_label(o.window)} failed{run}: {o.message}", err=True)
+    if failed:
+        typer.echo(
+            f"{len(failed)} of {len(outcomes)} chunks failed; run the same command again to "
+            "retry them (completed chunks are skipped)",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+
+def _backfill_table(outcomes: list[ChunkOutcome]) -> Table:
+    """One row per chunk: what ran, what was skipped, what failed and why."""
+    from rich.table import Table
+
+    from reportlake.backfill import format_number, window_label
+
+    table = Table(title="backfill")
+    table.add_column("chunk", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for name in ("read", "written", "quarantined", "duration"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("flow run", no_wrap=True)
+    for o in outcomes:
+        table.add_row(
+            window_label(o.window),
+            o.status,
+            format_number(o.read),
+            format_number(o.written),
+            format_number(o.quarantined),
+            f"{o.seconds:.1f}s" if o.status != "skipped" else "-",
+            (o.flow_run_id or "-")[:8],
+        )
+    return table
 
 
 @app.command()

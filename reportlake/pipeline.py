@@ -12,8 +12,9 @@ import hashlib
 import logging
 import posixpath
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,43 @@ def build_report(
     )
 
 
+def _fetch_one(source: Source, item: SourceItem) -> FetchedItem | BadInputError:
+    if item.error:
+        return MetadataError(item.error)
+    try:
+        return source.fetch(item)
+    except BadInputError as exc:
+        return exc
+
+
+def prefetch(
+    source: Source, items: Sequence[SourceItem], ahead: int
+) -> Iterator[tuple[SourceItem, FetchedItem | BadInputError]]:
+    """Fetch up to ``ahead`` items concurrently, yielding them in order.
+
+    Bad input comes back as the error (to quarantine); transient faults raise when their item
+    is reached. At most ``ahead`` originals are held in memory at once.
+    """
+    if ahead <= 1:
+        yield from ((item, _fetch_one(source, item)) for item in items)
+        return
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch") as pool:
+        pending: deque[tuple[SourceItem, Future[FetchedItem | BadInputError]]] = deque()
+        queue = iter(items)
+
+        def submit_next() -> None:
+            item = next(queue, None)
+            if item is not None:
+                pending.append((item, pool.submit(_fetch_one, source, item)))
+
+        for _ in range(ahead):
+            submit_next()
+        while pending:
+            item, future = pending.popleft()
+            submit_next()
+            yield item, future.result()
+
+
 def ingest_batch(
     source: Source,
     items: Sequence[SourceItem],
@@ -172,6 +210,7 @@ def ingest_batch(
     *,
     known: Mapping[str, Sequence[str]],
     security_master: Mapping[str, str] | None = None,
+    fetch_ahead: int = 1,
 ) -> BatchResult:
     """Run one batch end to end and commit it to the lake.
 
@@ -185,7 +224,13 @@ def ingest_batch(
     originals: dict[str, tuple[str, bytes]] = {}  # report_id -> (suffix, bytes)
     in_batch: dict[str, str] = {}
 
-    for item in items:
+    fetches = prefetch(source, items, fetch_ahead)
+    while True:
+        with _timed(result, "fetch"):
+            next_fetch = next(fetches, None)
+        if next_fetch is None:
+            break
+        item, fetched = next_fetch
         result.read += 1
 
         def quarantine(rid: str, stage: Stage, reason: str, item: SourceItem = item) -> None:
@@ -193,17 +238,12 @@ def ingest_batch(
                 Quarantined(rid, item.uri, stage, [reason], source_id=item_source_id(item))
             )
 
-        with _timed(result, "fetch"):
-            try:
-                if item.error:
-                    raise MetadataError(item.error)
-                fetched = source.fetch(item)
-            except BadInputError as exc:
-                # No bytes to hash: identify the item by its URI instead.
-                rid = content_id(f"uri:{item.uri}".encode())
-                quarantine(rid, exc.stage, exc.reason)
-                result.settled.append((item.key, item.version, rid))
-                continue
+        if isinstance(fetched, BadInputError):
+            # No bytes to hash: identify the item by its URI instead.
+            rid = content_id(f"uri:{item.uri}".encode())
+            quarantine(rid, fetched.stage, fetched.reason)
+            result.settled.append((item.key, item.version, rid))
+            continue
         rid = content_id(fetched.data)
         result.settled.append((item.key, item.version, rid))
         if item.uri in known.get(rid, ()):

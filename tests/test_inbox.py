@@ -73,3 +73,18 @@ def test_oversized_file_is_refused_with_the_limit(tmp_path: Path) -> None:
 def test_missing_inbox_says_so(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="does not exist"):
         list(inbox(tmp_path / "nope").list_items())
+
+
+def test_prefetch_keeps_order_and_reports_bad_items(tmp_path: Path) -> None:
+    from reportlake.pipeline import prefetch
+
+    for i in range(7):
+        (tmp_path / f"{i}.txt").write_text(f"报告 {i}")
+    (tmp_path / "big.txt").write_text("x" * 20_000)
+    source = inbox(tmp_path)
+    items = list(source.list_items())
+    for ahead in (1, 3):
+        got = list(prefetch(source, items, ahead))
+        assert [item.name for item, _ in got] == [item.name for item in items]
+        errors = {item.name: f for item, f in got if isinstance(f, BadInputError)}
+        assert list(errors) == ["big.txt"]
