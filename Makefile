@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha25
 LAKE ?= ./lake
 INBOX ?= examples/inbox
 
-.PHONY: install run test lint format lock examples clean
+.PHONY: install run test lint format lock examples clean serve stop
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ lock: ## re-resolve the pinned dependencies after editing pyproject.toml
 
 examples: install  ## rebuild examples/inbox and the PDF test fixtures
 	$(BIN)/python scripts/build_examples.py
+
+serve: install  ## local Prefect server + UI on 127.0.0.1:4200, work pool, deployments, worker
+	scripts/serve.sh start
+
+stop:  ## stop the worker and the server that `make serve` started
+	scripts/serve.sh stop
 
 clean:
 	rm -rf $(LAKE) .pytest_cache .mypy_cache .ruff_cache

@@ -6,14 +6,42 @@ import datetime as dt
 from typing import Literal
 
 from prefect import flow
+from prefect.runtime import deployment, flow_run
 
-from reportlake.runs import RunSummary, resolve_window
+from reportlake.runs import SHANGHAI, RunSummary, describe_run, resolve_window, scheduled_day
 from reportlake.settings import Settings
 from tasks.ingest import finish_run, ingest_batch, list_batches, publish_summary
 from tasks.lease import lake_guard
 
 
-@flow(name="ingest-reports", log_prints=False, persist_result=False)
+def window_today(
+    until: dt.date | None, scheduled_at: dt.datetime | None, from_deployment: bool
+) -> dt.date | None:
+    """The day a run lists up to when no ``until`` is given: a deployment run's scheduled day.
+
+    So a late or retried scheduled run processes the window it was scheduled for; other runs
+    (CLI, tests, backfill chunks with explicit windows) keep "today in Beijing".
+    """
+    if until is not None or scheduled_at is None or not from_deployment:
+        return None
+    return scheduled_day(scheduled_at)
+
+
+def name_run() -> str:
+    """``flow_run_name`` of the flow: the source and the window or scheduled time it covers."""
+    params = flow_run.parameters
+    source = params.get("source") or Settings.load().source
+    at = flow_run.scheduled_start_time or dt.datetime.now(SHANGHAI)
+    return describe_run(source, params.get("since"), params.get("until"), at=at)
+
+
+def _scheduled_today(until: dt.date | None) -> dt.date | None:
+    if until is not None:
+        return None  # no need to ask the API about the deployment
+    return window_today(until, flow_run.scheduled_start_time, deployment.id is not None)
+
+
+@flow(name="ingest-reports", flow_run_name=name_run, log_prints=False, persist_result=False)
 def ingest_reports(
     source: Literal["inbox", "s3", "eastmoney"] | None = None,
     inbox: str | None = None,
@@ -25,13 +53,15 @@ def ingest_reports(
 ) -> RunSummary:
     """Ingest what is new at the source into the lake (defaults from REPORTLAKE_* settings).
 
-    Without ``since``, a dated source is listed from its stored cursor minus the lookback.
+    Without ``since``, a dated source is listed from its stored cursor minus the lookback; without
+    ``until``, up to today in Beijing, or for a deployment run up to its scheduled day.
     """
     settings = Settings.load(
         source=source, inbox=inbox, landing=landing, lake=lake, batch_size=batch_size
     )
     with lake_guard(settings):
-        plan = list_batches(settings, resolve_window(settings, since, until))
+        window = resolve_window(settings, since, until, today=_scheduled_today(until))
+        plan = list_batches(settings, window)
         # Batches run one after another: each merges its partitions into the lake and sees the
         # report ids written by the batches before it, so duplicates across batches are caught.
         results = [ingest_batch(settings, batch) for batch in plan.batches]

@@ -76,6 +76,30 @@ def resolve_window(
     return Window(since=since, until=until)
 
 
+def scheduled_day(scheduled_at: dt.datetime) -> dt.date:
+    """The Beijing date a scheduled run covers up to: its scheduled start, not when it started."""
+    if scheduled_at.tzinfo is None:
+        raise ValueError(f"scheduled time {scheduled_at} has no time zone")
+    return scheduled_at.astimezone(SHANGHAI).date()
+
+
+def describe_run(
+    source: str,
+    since: dt.date | str | None = None,
+    until: dt.date | str | None = None,
+    *,
+    at: dt.datetime,
+) -> str:
+    """A run's name: its source and what it covers (``eastmoney 2024-12-30 09:00``).
+
+    An explicit window names the window; otherwise the (scheduled) start time, in Beijing time.
+    """
+    if since or until:
+        return f"{source} {since or ''}..{until or ''}"
+    when = at.astimezone(SHANGHAI) if at.tzinfo else at
+    return f"{source} {when:%Y-%m-%d %H:%M}"
+
+
 @cache
 def validator_for(suites_dir: Path) -> Validator:
     """One Great Expectations context per process: it takes seconds to build."""
@@ -125,6 +149,7 @@ def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
         validator_for(settings.expectations_dir),
         known=known,
         security_master=_security_master(settings.security_master),
+        fetch_ahead=settings.http_concurrency,
     )
     # State follows the data: only what this batch committed, only after it committed.
     record_keys(lake, settings.source, result.settled)
