@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from prefect import flow
+from prefect import Flow, flow
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import deployment, flow_run
 
-from reportlake.runs import SHANGHAI, RunSummary, describe_run, resolve_window, scheduled_day
+from reportlake.runs import (
+    SHANGHAI,
+    RunSummary,
+    describe_run,
+    resolve_window,
+    scheduled_day,
+    start_quality_run,
+)
 from reportlake.settings import Settings
 from tasks.ingest import finish_run, ingest_batch, list_batches, publish_summary
 from tasks.lease import lake_guard
@@ -41,7 +50,24 @@ def _scheduled_today(until: dt.date | None) -> dt.date | None:
     return window_today(until, flow_run.scheduled_start_time, deployment.id is not None)
 
 
-@flow(name="ingest-reports", flow_run_name=name_run, log_prints=False, persist_result=False)
+def log_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """``on_failure`` hook: say loudly, in the run's log, why it failed and what to do."""
+    # Parameter names are Prefect's hook protocol; ``flow_run`` shadows the runtime module here.
+    flow_run_logger(flow_run, flow).error(
+        "run %r failed: %s\nCommitted batches stay in the lake and are skipped next time: fix the "
+        "cause above, then run again (or retry the run from the UI).",
+        flow_run.name,
+        state.message or "no message; see the traceback above",
+    )
+
+
+@flow(
+    name="ingest-reports",
+    flow_run_name=name_run,
+    log_prints=False,
+    persist_result=False,
+    on_failure=[log_failure],
+)
 def ingest_reports(
     source: Literal["inbox", "s3", "eastmoney"] | None = None,
     inbox: str | None = None,
@@ -60,6 +86,7 @@ def ingest_reports(
         source=source, inbox=inbox, landing=landing, lake=lake, batch_size=batch_size
     )
     with lake_guard(settings):
+        start_quality_run(settings)
         window = resolve_window(settings, since, until, today=_scheduled_today(until))
         plan = list_batches(settings, window)
         # Batches run one after another: each merges its partitions into the lake and sees the

@@ -52,6 +52,14 @@ class TransientError(ReportlakeError):
 class QualityRunError(ReportlakeError):
     """The validation itself broke (an expectation raised): fail the run, do not pass silently."""
 
+    advice = (
+        "nothing of this batch was written: fix the expectation suite in expectations/ (or the "
+        "parser that fills the column), then run again; batches already committed are skipped"
+    )
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} -- {self.advice}"
+
 
 class ConfigurationError(ReportlakeError):
     """Settings are missing or inconsistent: fail before touching any data."""

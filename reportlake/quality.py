@@ -4,6 +4,9 @@ One ``Validator`` is built per run: it loads every ``<table>.json`` suite into a
 context once, then validates each table of each batch with one GX call. Row-level results are
 mapped back to ``report_id`` so a bad report is quarantined while the rest of the batch goes on;
 an expectation that itself errors fails the run (``QualityRunError``), never passes silently.
+
+The validator also keeps the GX results of the current run, so ``build_data_docs`` can render
+them as Great Expectations Data Docs into the lake; ``reset_results`` starts a new run.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import datetime as dt
 import json
 import logging
 import math
+import posixpath
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from reportlake.errors import ConfigurationError, QualityRunError
+from reportlake.storage import Location, write_bytes_atomic
 from reportlake.tables import DATA_TABLES
 from reportlake.vocab import broker_names, rating_words
 
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
         ExpectationValidationResult,
     )
 
@@ -45,6 +52,7 @@ __all__ = [
 # Reports may be dated up to a week ahead: brokers publish on Friday with Monday's date.
 PUBLISH_DATE_SLACK = dt.timedelta(days=7)
 _MAX_SHOWN = 60  # longest offending value quoted in a reason; longer ones are cut
+DOCS_DIR = "_quality/docs"  # Data Docs of each run, under the lake root
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,8 @@ class Validator:
                 )
         with _quiet_gx():
             self._suites = self._load_into_gx(specs)
+        # GX results of the current run, in validation order, for its Data Docs.
+        self._results: list[ExpectationSuiteValidationResult] = []
 
     def _load_into_gx(self, specs: Sequence[_SuiteSpec]) -> dict[str, _LoadedSuite]:
         """Build the ephemeral context, one dataframe asset and suite per table."""
@@ -206,6 +216,87 @@ class Validator:
         """Names of the tables that have a suite."""
         return tuple(self._suites)
 
+    @property
+    def results(self) -> tuple[ExpectationSuiteValidationResult, ...]:
+        """GX results of every table validated since the last ``reset_results``."""
+        return tuple(self._results)
+
+    def reset_results(self) -> None:
+        """Forget the results kept so far: a new run starts (one validator serves many runs)."""
+        self._results.clear()
+
+    def build_data_docs(self, lake: Location, run_key: str) -> str:
+        """Render the run's results as GX Data Docs into ``<lake>/_quality/docs/<run_key>/``.
+
+        GX's site builder writes only to local disk, so the site is built in a temporary
+        directory and then copied file by file into the lake (local or S3).
+
+        Returns:
+            The URI of the site's ``index.html``.
+        """
+        if not run_key or "/" in run_key or run_key.startswith("."):
+            raise ValueError(f"run key {run_key!r} must be a plain directory name")
+        target = lake.join(DOCS_DIR, run_key)
+        with tempfile.TemporaryDirectory(prefix="reportlake-docs-") as tmp:
+            site = Path(tmp)
+            with _quiet_gx():
+                self._render_site(site, run_key)
+            if not (site / "index.html").is_file():
+                raise QualityRunError(f"GX built no index.html for run {run_key!r}")
+            for path in sorted(p for p in site.rglob("*") if p.is_file()):
+                rel = path.relative_to(site).as_posix()
+                write_bytes_atomic(lake, posixpath.join(target, rel), path.read_bytes())
+        return lake.uri_of(posixpath.join(target, "index.html"))
+
+    def _render_site(self, site: Path, run_key: str) -> None:
+        """Build the Data Docs of the kept results in a fresh ephemeral context at ``site``."""
+        import copy
+
+        import great_expectations as gx
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        # A context per build: its in-memory stores hold this run only and are dropped after.
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.add_data_docs_site(
+            "run",
+            {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(site),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        for loaded in self._suites.values():
+            # GX refuses expectations that belong to another context's suite: copy them.
+            context.suites.add(
+                ExpectationSuite(
+                    name=loaded.suite.name,
+                    expectations=[copy.copy(e) for e in loaded.suite.expectations],
+                    meta=loaded.suite.meta,
+                    notes=loaded.suite.notes,
+                )
+            )
+        store = context.validation_results_store
+        run_time = dt.datetime.now(dt.UTC)
+        for i, outcome in enumerate(self._results):
+            key = ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(outcome.suite_name),
+                run_id=RunIdentifier(run_name=run_key, run_time=run_time),
+                batch_identifier=f"{outcome.suite_name}-{i:04d}",
+            )
+            store.set(key, outcome)
+        context.build_data_docs(site_names=["run"])
+
     def validate(self, tables: Mapping[str, pa.Table]) -> ValidationResult:
         """Validate each table once; failed checks are keyed by the ``report_id`` of the row."""
         result = ValidationResult()
@@ -247,6 +338,7 @@ class Validator:
                 raise QualityRunError(
                     f"validating table {name!r} with {loaded.path} failed: {exc}"
                 ) from exc
+        self._results.append(outcome)
 
         results = list(outcome.results)
         if len(results) != len(loaded.checks):

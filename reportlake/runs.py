@@ -157,6 +157,22 @@ def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
     return result
 
 
+def start_quality_run(settings: Settings) -> None:
+    """Start a run's quality record: the process-wide validator forgets earlier runs' results."""
+    validator_for(settings.expectations_dir).reset_results()
+
+
+def build_quality_docs(settings: Settings, run_key: str) -> str | None:
+    """Build the run's Great Expectations Data Docs in the lake; the URI of its index.html.
+
+    None if the run validated nothing (nothing new): a run with nothing to do writes nothing.
+    """
+    validator = validator_for(settings.expectations_dir)
+    if not validator.results:
+        return None
+    return validator.build_data_docs(open_lake(settings), run_key)
+
+
 def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult]) -> None:
     """Advance the listing cursor of a dated source once every batch has committed."""
     if settings.source != "eastmoney" or window.until is None:
@@ -189,6 +205,7 @@ class RunSummary:
     rows_written: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     quarantine_rows: list[dict[str, str]] = field(default_factory=list)
+    quality_report: str = ""  # URI of the run's Data Docs, once built
 
     @classmethod
     def from_batches(
@@ -228,6 +245,7 @@ class RunSummary:
             f"- source: `{self.source}`",
             f"- lake: `{self.lake}`",
             *([f"- window: {self.window}"] if self.window else []),
+            *([f"- quality report: {self.quality_report}"] if self.quality_report else []),
             "",
             "| done before | read | written | already in lake | quarantined |",
             "|---:|---:|---:|---:|---:|",

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
 from prefect.tasks import Task
 
 from reportlake.errors import TransientError
 from reportlake.pipeline import BatchResult
-from reportlake.runs import Plan, RunSummary, describe_source, plan_batches, run_batch
+from reportlake.runs import (
+    Plan,
+    RunSummary,
+    build_quality_docs,
+    describe_source,
+    plan_batches,
+    run_batch,
+)
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem, Window
+
+
+def quality_run_key() -> str:
+    """The directory of a run's Data Docs: the flow run id, or a UTC timestamp outside Prefect."""
+    run_id = flow_run.get_id()
+    return run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def retry_on_io(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
@@ -77,8 +96,34 @@ def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult
 
 @task(name="publish-summary", cache_policy=NONE, persist_result=False)
 def publish_summary(settings: Settings, plan: Plan, results: Sequence[BatchResult]) -> RunSummary:
-    """Sum the batches and publish the markdown summary and the quarantine table artifacts."""
+    """Sum the batches, build the run's Data Docs and publish the run's artifacts.
+
+    The data is committed before this runs, so a failure to build the Data Docs is logged as a
+    warning and the summary is still published.
+    """
     summary = RunSummary.from_batches(settings, plan, results)
+    run_key = quality_run_key()
+    try:
+        docs = build_quality_docs(settings, run_key)
+    except Exception:  # noqa: BLE001 - docs are a report on committed data, not the data
+        get_run_logger().warning(
+            "could not build the quality report (Data Docs) for run %s; the data is committed, "
+            "the summary has no quality link",
+            run_key,
+            exc_info=True,
+        )
+    else:
+        if docs is None:
+            get_run_logger().info("nothing was validated: no quality report for this run")
+        else:
+            summary.quality_report = docs
+            create_link_artifact(
+                key="quality-report",
+                link=docs,
+                link_text="Great Expectations Data Docs",
+                description="Validation results of this run (Great Expectations Data Docs)",
+            )
+            get_run_logger().info("quality report: %s", docs)
     create_markdown_artifact(
         key="ingest-summary", markdown=summary.to_markdown(), description="ingest-reports run"
     )
