@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -116,3 +117,20 @@ def run_in_subprocess(
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A local Eastmoney listing API (the real fixture records) that the settings point at."""
+    from tests.listing_server import ListingServer, fixture_records
+
+    with ListingServer({1: fixture_records()}) as server:
+        for name, value in {
+            "EASTMONEY_API_BASE": server.base_url,
+            "EASTMONEY_PDF_BASE": server.base_url,
+            "EASTMONEY_QTYPES": "[1]",
+            "HTTP_RATE_PER_S": "500",
+            "SOURCE": "eastmoney",
+        }.items():
+            monkeypatch.setenv(f"REPORTLAKE_{name}", value)
+        yield server

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -227,20 +226,6 @@ def test_deployment_runner_reuses_runs_by_key_and_retries_failed_ones(
 
 
 # --- end to end: real chunk flow runs against the local listing server -------------------------
-
-
-@pytest.fixture
-def listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[ListingServer]:
-    with ListingServer({1: fixture_records()}) as server:
-        for name, value in {
-            "EASTMONEY_API_BASE": server.base_url,
-            "EASTMONEY_PDF_BASE": server.base_url,
-            "EASTMONEY_QTYPES": "[1]",
-            "HTTP_RATE_PER_S": "500",
-            "SOURCE": "eastmoney",
-        }.items():
-            monkeypatch.setenv(f"REPORTLAKE_{name}", value)
-        yield server
 
 
 def chunk_runs(names: list[str]) -> list[Any]:

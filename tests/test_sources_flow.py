@@ -31,20 +31,6 @@ def in_window(record: dict[str, Any], since: dt.date, until: dt.date) -> bool:
     return since <= dt.date.fromisoformat(record["publishDate"][:10]) <= until
 
 
-@pytest.fixture
-def listing(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with ListingServer({1: fixture_records()}) as server:
-        for name, value in {
-            "EASTMONEY_API_BASE": server.base_url,
-            "EASTMONEY_PDF_BASE": server.base_url,
-            "EASTMONEY_QTYPES": "[1]",
-            "HTTP_RATE_PER_S": "200",
-            "SOURCE": "eastmoney",
-        }.items():
-            monkeypatch.setenv(f"REPORTLAKE_{name}", value)
-        yield server
-
-
 def test_eastmoney_listing_lands_once_with_listing_metadata_authoritative(
     listing: ListingServer, tmp_path: Any
 ) -> None:
