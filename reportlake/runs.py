@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -128,11 +129,12 @@ def plan_batches(settings: Settings, window: Window | None = None) -> Plan:
     state = load_state(open_lake(settings), settings.source)
     items: list[SourceItem] = []
     done = 0
-    for item in open_source(settings).list_items(window):
-        if state.is_done(item.key, item.version):
-            done += 1
-        else:
-            items.append(item)
+    with closing(open_source(settings)) as source:
+        for item in source.list_items(window):
+            if state.is_done(item.key, item.version):
+                done += 1
+            else:
+                items.append(item)
     size = settings.batch_size
     return Plan([items[i : i + size] for i in range(0, len(items), size)], done, window)
 
@@ -142,15 +144,16 @@ def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
     lake = open_lake(settings)
     start = time.perf_counter()
     known = lake_io.known_sources(lake)
-    result = ingest_batch(
-        open_source(settings),
-        items,
-        lake,
-        validator_for(settings.expectations_dir),
-        known=known,
-        security_master=_security_master(settings.security_master),
-        fetch_ahead=settings.http_concurrency,
-    )
+    with closing(open_source(settings)) as source:
+        result = ingest_batch(
+            source,
+            items,
+            lake,
+            validator_for(settings.expectations_dir),
+            known=known,
+            security_master=_security_master(settings.security_master),
+            fetch_ahead=settings.http_concurrency,
+        )
     # State follows the data: only what this batch committed, only after it committed.
     record_keys(lake, settings.source, result.settled)
     result.seconds["batch"] += time.perf_counter() - start

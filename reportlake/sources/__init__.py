@@ -69,3 +69,7 @@ class Source(Protocol):
     def fetch(self, item: SourceItem) -> FetchedItem:
         """Return the bytes and metadata; raise BadInputError (quarantine) or TransientError."""
         ...
+
+    def close(self) -> None:
+        """Release connections the source opened."""
+        ...

@@ -54,6 +54,9 @@ class InboxSource:
                 version=f"{info.size}-{info.mtime_ns}",
             )
 
+    def close(self) -> None:
+        """Nothing to release: the filesystem or client is shared."""
+
     def fetch(self, item: SourceItem) -> FetchedItem:
         path = item.key
         check_size(item, self.max_bytes)

@@ -56,6 +56,9 @@ class S3LandingSource:
         except (BotoCoreError, ClientError) as exc:
             raise TransientError(f"listing s3://{self.bucket}/{prefix}: {exc}") from exc
 
+    def close(self) -> None:
+        """Nothing to release: the filesystem or client is shared."""
+
     def fetch(self, item: SourceItem) -> FetchedItem:
         from botocore.exceptions import BotoCoreError, ClientError
 
