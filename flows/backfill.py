@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 from flows.ingest import ingest_reports
 from reportlake.backfill import (
     ChunkOutcome,
+    chunk_counts,
     deployment_parameters,
     flow_run_name,
     idempotency_key,
@@ -50,10 +51,7 @@ def in_process_runner(source: str, lake: str | None) -> ChunkRunner:
         return ChunkOutcome(
             window,
             "completed",
-            read=summary.read,
-            written=summary.written,
-            quarantined=summary.quarantined,
-            already_done=summary.already_done,
+            **chunk_counts(summary),
             seconds=seconds,
             flow_run_id=flow_run_id,
         )

@@ -16,7 +16,7 @@ import posixpath
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import pyarrow.fs as pafs
 
@@ -63,6 +63,25 @@ def window_label(window: Window) -> str:
 def flow_run_name(source: str, window: Window) -> str:
     """What a chunk's flow run is called in the Prefect UI."""
     return f"backfill {source} {window.since}..{window.until}"
+
+
+class ChunkCounts(TypedDict):
+    """The numbers a chunk's run reports; carried from a RunSummary to an outcome to a record."""
+
+    read: int | None
+    written: int | None
+    quarantined: int | None
+    already_done: int | None
+
+
+def chunk_counts(summary: Any) -> ChunkCounts:
+    """The chunk numbers of anything that has them (RunSummary, ChunkOutcome, ChunkRecord)."""
+    return ChunkCounts(
+        read=summary.read,
+        written=summary.written,
+        quarantined=summary.quarantined,
+        already_done=summary.already_done,
+    )
 
 
 @dataclass
@@ -144,10 +163,7 @@ def mark_chunk_done(lake: Location, source: str, outcome: ChunkOutcome) -> Chunk
         source=source,
         since=outcome.window.since,
         until=outcome.window.until,
-        read=outcome.read,
-        written=outcome.written,
-        quarantined=outcome.quarantined,
-        already_done=outcome.already_done,
+        **chunk_counts(outcome),
         seconds=round(outcome.seconds, 3),
         flow_run_id=outcome.flow_run_id,
     )
@@ -178,10 +194,7 @@ def run_backfill(
             outcome = ChunkOutcome(
                 window,
                 "skipped",
-                read=record.read,
-                written=record.written,
-                quarantined=record.quarantined,
-                already_done=record.already_done,
+                **chunk_counts(record),
                 flow_run_id=record.flow_run_id,
                 message=f"completed {record.finished_at}",
             )
