@@ -24,6 +24,10 @@ run: install  ## ingest the sample inbox into ./lake through the Prefect flow
 test: install
 	$(BIN)/pytest -q
 
+.PHONY: soak
+soak: install  ## 50 randomised SIGKILL trials over 100 reports (10 run in make test)
+	$(BIN)/pytest -q -s tests/test_faults_kill.py --kill-trials 50
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,3 +52,9 @@ stop:  ## stop the worker and the server that `make serve` started
 
 clean:
 	rm -rf $(LAKE) .pytest_cache .mypy_cache .ruff_cache
+
+BENCH_N ?= 1000
+
+.PHONY: bench
+bench: install  ## time the pipeline against the floor and a naive script (BENCH_N=200 for a quick run)
+	$(BIN)/python -m bench.run --n $(BENCH_N)

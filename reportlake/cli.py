@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from reportlake.backfill import ChunkOutcome
+    from reportlake.quarantine import QuarantineRow
 
 
 class Source(StrEnum):
@@ -56,6 +57,24 @@ def ingest(
         typer.Option(formats=["%Y-%m-%d"], help="Last publish date to list (dated sources)."),
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Reports per batch task.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Worker processes extracting batches side by side; 0: in this process "
+            "[REPORTLAKE_WORKERS, default: one per core].",
+        ),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the batches on this Dask cluster, e.g. tcp://10.0.0.5:8786 "
+            "[REPORTLAKE_DASK_ADDRESS]."
+        ),
+    ] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Also write the run's summary as JSON to this file.")
+    ] = None,
     example_query: Annotated[
         bool, typer.Option(help="Print an example query of the lake afterwards.")
     ] = True,
@@ -74,8 +93,12 @@ def ingest(
         since=since.date() if since else None,
         until=until.date() if until else None,
         batch_size=batch_size,
+        workers=workers,
+        dask_address=dask_address,
     )
     typer.echo(summary.to_text())
+    if summary_json is not None:
+        summary_json.write_text(summary.to_json(), encoding="utf-8")
     if example_query:
         from reportlake.query import example_query as run_example
 
@@ -261,6 +284,120 @@ def query(
     else:
         rendered = run_query(settings, sql)
     typer.echo(rendered)
+
+
+quarantine_app = typer.Typer(
+    no_args_is_help=True,
+    help="Look at quarantined items and retry them after a fix (see docs/quarantine.md).",
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+class Stage(StrEnum):
+    fetch = "fetch"
+    extract = "extract"
+    parse = "parse"
+    validate = "validate"
+
+
+LakeOption = Annotated[
+    str | None, typer.Option(help="Lake root: path or s3://bucket/prefix [REPORTLAKE_LAKE].")
+]
+StageOption = Annotated[Stage | None, typer.Option(help="Only items quarantined at this stage.")]
+
+
+def _load_quarantine(lake: str | None) -> list[QuarantineRow]:
+    from reportlake.quarantine import load_rows
+    from reportlake.runs import open_lake
+
+    return load_rows(open_lake(Settings.load(lake=lake)))
+
+
+def _select_or_exit(rows: list[QuarantineRow], prefixes: list[str]) -> list[QuarantineRow]:
+    from reportlake.quarantine import SelectionError, select_rows
+
+    try:
+        return select_rows(rows, prefixes)
+    except SelectionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    lake: LakeOption = None,
+    stage: StageOption = None,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Only items quarantined on or after (UTC)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 50,
+) -> None:
+    """Quarantined items, newest first: id, stage, when, source name, first reason."""
+    from reportlake.quarantine import filter_rows, format_list
+
+    rows = filter_rows(
+        _load_quarantine(lake),
+        stage=stage.value if stage else None,
+        since=since.date() if since else None,
+    )
+    typer.echo(format_list(rows[:limit], total=len(rows)))
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    id_prefix: Annotated[str, typer.Argument(help="The item's id or its first characters.")],
+    lake: LakeOption = None,
+) -> None:
+    """Everything about one item: source, archived original, stage, reasons, parsed fields."""
+    from reportlake.quarantine import format_row
+
+    rows = _select_or_exit(_load_quarantine(lake), [id_prefix])
+    typer.echo("\n\n".join(format_row(row) for row in rows))
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    id_prefixes: Annotated[
+        list[str] | None, typer.Argument(help="Ids (or their first characters) to retry.")
+    ] = None,
+    stage: StageOption = None,
+    all_items: Annotated[
+        bool, typer.Option("--all", help="Retry every quarantined item (of --stage, if given).")
+    ] = False,
+    lake: LakeOption = None,
+    source: Annotated[
+        Source | None, typer.Option(help="The source to re-read items from [REPORTLAKE_SOURCE].")
+    ] = None,
+    inbox: Annotated[
+        str | None, typer.Option(help="Folder or URI of report files [REPORTLAKE_INBOX].")
+    ] = None,
+    landing: Annotated[
+        str | None, typer.Option(help="Landing prefix for --source s3 [REPORTLAKE_LANDING].")
+    ] = None,
+) -> None:
+    """Ingest quarantined items again, after a fix to the parser, a file or a sidecar.
+
+    Items still at the source are read again; others from their archived original under raw/.
+
+    Items that pass leave the quarantine; the others get a fresh row with the new reason.
+    """
+    from reportlake.quarantine import filter_rows, retry
+
+    if bool(id_prefixes) == all_items:
+        typer.echo("error: name the items: ids, or --all (narrowed by --stage)", err=True)
+        raise typer.Exit(code=2)
+    rows = _load_quarantine(lake)
+    if id_prefixes:
+        rows = _select_or_exit(rows, id_prefixes)
+    rows = filter_rows(rows, stage=stage.value if stage else None)
+    if not rows:
+        typer.echo("nothing to retry")
+        return
+    settings = Settings.load(
+        source=source.value if source else None, inbox=inbox, landing=landing, lake=lake
+    )
+    typer.echo(retry(settings, rows).to_text())
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reportlake.extraction import extract
 from reportlake.models import Report, SourceMetadata
 from reportlake.pipeline import build_report, content_id, load_security_master
 from reportlake.sources import FetchedItem, SourceItem
@@ -24,6 +25,7 @@ def parse_file(
     item = SourceItem(uri=path.resolve().as_uri(), name=path.name, key=str(path), size=len(data))
     return build_report(
         FetchedItem(item=item, data=data, metadata=metadata),
+        extract(data, filename=path.name),
         content_id(data),
         security_master=load_security_master(security_master),
     )

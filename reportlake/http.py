@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_REDIRECTS = 5
+# A body must arrive within this many times the per-request timeout: the timeout alone bounds
+# each read, so a server trickling a byte at a time could otherwise hold a download for days.
+BODY_DEADLINE_FACTOR = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # 501/505 say the server will never do this; retrying them only adds load.
 NOT_RETRYABLE_5XX = frozenset({501, 505})
@@ -161,6 +164,7 @@ class PoliteClient:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         retry_after_cap_s: float = 120.0,
+        body_deadline_s: float | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -169,6 +173,9 @@ class PoliteClient:
         if not self.allowed:
             raise ConfigurationError("PoliteClient needs at least one allowed base URL")
         self.timeout_s = timeout_s
+        self.body_deadline_s = (
+            body_deadline_s if body_deadline_s is not None else BODY_DEADLINE_FACTOR * timeout_s
+        )
         self.retries = retries
         self.max_bytes = max_bytes
         self.backoff_base_s = backoff_base_s
@@ -309,7 +316,7 @@ class PoliteClient:
                         )
                     if check_headers is not None:
                         check_headers(response)
-                    content = _read_limited(response, limit, url)
+                    content = self._read_limited(response, limit, url)
                     return HttpResponse(str(url), status, response.headers, content)
             except httpx.InvalidURL as exc:
                 # httpx prepares the next request even when not following, so a Location it
@@ -354,6 +361,30 @@ class PoliteClient:
             )
         return target
 
+    def _read_limited(self, response: httpx.Response, limit: int, url: httpx.URL) -> bytes:
+        """Read the body, refusing it once it exceeds ``limit`` bytes (decoded) or its deadline.
+
+        Sizes count decoded bytes, so a small gzip body that inflates past the limit is cut
+        off as early as a large plain one.
+        """
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BadInputError(_too_large(url, int(declared), limit, "declares"), stage="fetch")
+        deadline = self.clock.monotonic() + self.body_deadline_s
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_bytes():  # as it arrives: limits apply to every read
+            total += len(chunk)
+            if total > limit:
+                # Leaving the stream context closes the connection: the rest is never sent.
+                raise BadInputError(_too_large(url, total, limit, "sent over"), stage="fetch")
+            if self.clock.monotonic() > deadline:
+                raise _RetryableError(
+                    f"body still incomplete after {self.body_deadline_s:g}s ({total} bytes)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
 
 def _identity(response: HttpResponse) -> HttpResponse:
     return response
@@ -368,22 +399,6 @@ def allowed_origin(base: str) -> tuple[str, int]:
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"base URL {base!r} must be http(s)://host[:port][/path]")
     return origin_of(url)
-
-
-def _read_limited(response: httpx.Response, limit: int, url: httpx.URL) -> bytes:
-    """Read the body, refusing it as soon as it is known to exceed ``limit`` bytes."""
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BadInputError(_too_large(url, int(declared), limit, "declares"), stage="fetch")
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes(chunk_size=64 * 1024):
-        total += len(chunk)
-        if total > limit:
-            # Leaving the stream context closes the connection: the rest is never downloaded.
-            raise BadInputError(_too_large(url, total, limit, "sent over"), stage="fetch")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _too_large(url: httpx.URL, size: int, limit: int, verb: str) -> str:

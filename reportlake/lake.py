@@ -17,22 +17,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import posixpath
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from reportlake.storage import Location, exists, write_bytes_atomic, write_parquet_atomic
+from reportlake.storage import Location, exists, write_parquet_atomic
 from reportlake.tables import SCHEMAS
 
 log = logging.getLogger(__name__)
 
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # pyarrow's and DuckDB's null partition value
 PART_FILE = "part-0.parquet"
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")  # file name extensions kept on raw/ originals
 # Columns that identify one row of each table; rows of a report are replaced as a whole.
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     "reports": ("report_id",),
@@ -54,18 +55,13 @@ def partition_path(lake: Location, table: str, publish_date: dt.date | None) -> 
 
 
 def raw_path(lake: Location, report_id: str, publish_date: dt.date | None, suffix: str) -> str:
-    """Path of an archived original; content-addressed, so writing it twice is harmless."""
-    return lake.join("raw", f"dt={partition_value(publish_date)}", f"{report_id}{suffix.lower()}")
+    """Path of an archived original; content-addressed, so writing it twice is harmless.
 
-
-def archive_original(
-    lake: Location, report_id: str, publish_date: dt.date | None, suffix: str, data: bytes
-) -> str:
-    """Store the original bytes under raw/ (once) and return their URI."""
-    path = raw_path(lake, report_id, publish_date, suffix)
-    if not exists(lake, path):
-        write_bytes_atomic(lake, path, data)
-    return lake.uri_of(path)
+    ``suffix`` comes from a file name the source chose: anything but a short alphanumeric
+    extension (a name without one, a hostile one) is stored as ``.bin``.
+    """
+    suffix = suffix.lower() if _SUFFIX.fullmatch(suffix) else ".bin"
+    return lake.join("raw", f"dt={partition_value(publish_date)}", f"{report_id}{suffix}")
 
 
 def write_tables(lake: Location, tables: Mapping[str, pa.Table]) -> dict[str, int]:
@@ -88,8 +84,11 @@ def write_tables(lake: Location, tables: Mapping[str, pa.Table]) -> dict[str, in
 def _merge_partition(lake: Location, name: str, value: str, rows: pa.Table) -> None:
     path = lake.join(name, f"dt={value}", PART_FILE)
     keys = ROW_KEYS[name]
-    if exists(lake, path):
+    try:  # one request, not a HEAD and then a GET, on object storage
         current = pq.read_table(path, filesystem=lake.fs, schema=SCHEMAS[name])
+    except FileNotFoundError:
+        pass  # a new partition
+    else:
         current = current.filter(pc.invert(_key_mask(current, rows, keys)))
         rows = pa.concat_tables([current, rows])
     sort = [(k, "ascending") for k in keys]
@@ -109,6 +108,28 @@ def _key_mask(current: pa.Table, new: pa.Table, keys: tuple[str, ...]) -> pa.Chu
     return pc.is_in(joined[0], value_set=pa.chunked_array(joined[1]).combine_chunks())
 
 
+def delete_rows(
+    lake: Location, table: str, partition: str, keys: Collection[tuple[str, ...]]
+) -> int:
+    """Remove the rows whose key (``ROW_KEYS[table]``) is in ``keys`` from one partition.
+
+    The partition's file is rewritten atomically, or deleted when no row is left. Returns how
+    many rows were removed.
+    """
+    path = lake.join(table, f"dt={partition}", PART_FILE)
+    if not keys or not exists(lake, path):
+        return 0
+    current = pq.read_table(path, filesystem=lake.fs, schema=SCHEMAS[table])
+    columns = [current.column(name).to_pylist() for name in ROW_KEYS[table]]
+    drop = pa.array([key in keys for key in zip(*columns, strict=True)], pa.bool_())
+    kept = current.filter(pc.invert(drop))
+    if kept.num_rows:
+        write_parquet_atomic(lake, path, kept)
+    else:
+        lake.fs.delete_file(path)
+    return int(current.num_rows - kept.num_rows)
+
+
 def read_table(lake: Location, name: str, columns: Iterable[str] | None = None) -> pa.Table:
     """Read a whole lake table (all partitions), with ``dt`` as a column; empty if absent."""
     base = lake.join(name)
@@ -120,6 +141,8 @@ def read_table(lake: Location, name: str, columns: Iterable[str] | None = None) 
         and info.base_name.endswith(".parquet")
         and not info.base_name.startswith((".", "_"))
     )
+    import pyarrow.dataset as ds  # imports pandas: a second per process that only writes
+
     schema = SCHEMAS[name].append(pa.field("dt", pa.string()))
     if not files:
         empty = schema.empty_table()

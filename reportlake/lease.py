@@ -5,6 +5,10 @@ Object stores have no locks, so the lease is an object created with ``If-None-Ma
 one writer can create it. It names its holder (host, pid) and expires: a lease whose holder is a
 dead process on this host, or whose time is up, is taken over with ``If-Match`` on its ETag, so
 two runs can never both win it. Prefect runs also hold a global concurrency limit on the lake.
+
+A conditional write whose answer is lost (a reset connection) is retried by the SDK and then
+fails its condition against the write it made itself: the lease names a random holder id, so
+reading it back tells a lost answer from a lost race.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -21,14 +26,37 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from reportlake.errors import ReportlakeError
+from reportlake.errors import ReportlakeError, TransientError
 from reportlake.storage import Location
+
+log = logging.getLogger(__name__)
 
 LEASE_KEY = "_state/lease.json"
 
 
 class LeaseBusyError(ReportlakeError):
     """Another run holds the lake's lease."""
+
+
+class StoreUnreachableError(TransientError):
+    """The object store did not answer; nothing was written by this call."""
+
+
+@contextmanager
+def _reaching(client: Any, lake: Location) -> Iterator[None]:
+    """Turn botocore's connection failures into one message naming the endpoint and the lake."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    try:
+        yield
+    except (BotoConnectionError, HTTPClientError) as exc:
+        endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None) or lake.endpoint
+        raise StoreUnreachableError(
+            f"S3 endpoint {endpoint} is unreachable ({type(exc).__name__}: {exc}); could not "
+            f"take the lease of lake {lake.uri}, nothing was written: check "
+            "REPORTLAKE_S3_ENDPOINT_URL and that the store is up, then run again"
+        ) from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -64,17 +92,29 @@ def lake_lease(
             yield holder
         return
     lease = _S3Lease(lake, s3_client, holder, ttl_s)
-    while not lease.try_acquire():
-        if time.monotonic() >= deadline:
-            raise LeaseBusyError(
-                f"lake {lake.uri} is being written by {lease.current_holder()}: wait for that run "
-                f"to finish (the lease expires {ttl_s:.0f}s after it was taken)"
-            )
-        time.sleep(poll_s)
+    with _reaching(s3_client, lake):
+        while not lease.try_acquire():
+            if time.monotonic() >= deadline:
+                raise LeaseBusyError(
+                    f"lake {lake.uri} is being written by {lease.current_holder()}: wait for that "
+                    f"run to finish (the lease expires {ttl_s:.0f}s after it was taken)"
+                )
+            time.sleep(poll_s)
     try:
         yield holder
     finally:
-        lease.release()
+        try:
+            lease.release()
+        except Exception as exc:  # noqa: BLE001 - must not hide the run's own outcome
+            # Another run takes it over once this process has exited (same host) or at expiry.
+            log.warning(
+                "could not release the lease of lake %s (%s: %s); it expires %.0fs after it was "
+                "taken",
+                lake.uri,
+                type(exc).__name__,
+                exc,
+                ttl_s,
+            )
 
 
 def _flock(fh: IO[str], deadline: float, poll_s: float, uri: str) -> None:
@@ -141,6 +181,9 @@ class _S3Lease:
         if found is None:
             return False  # released in between: try again
         current, etag = found
+        if current.get("holder") == self.holder:
+            self.etag = etag  # our own write went through; only its answer was lost
+            return True
         if not self._stale(current):
             return False
         try:  # take over the stale lease, unless someone else just did

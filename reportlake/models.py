@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 DocumentFormat = Literal["pdf", "html", "txt"]
 DateSource = Literal["metadata", "header", "inferred"]
@@ -69,7 +72,9 @@ class ParsedReport(BaseModel):
 class SourceMetadata(BaseModel):
     """Known metadata for one original (a ``.meta.json`` sidecar or a listing record).
 
-    Anything set here takes precedence over what the parser reads.
+    Anything set here takes precedence over what the parser reads, so it is checked on the way
+    in: text is trimmed (line breaks and control characters become spaces, blank means unset),
+    dates must be written ``YYYY-MM-DD`` and ``source_url`` must be an http(s) address.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -83,6 +88,71 @@ class SourceMetadata(BaseModel):
     rating_action: RatingAction | None = None
     authors: list[str] = Field(default_factory=list)  # names the listing gives
     source_id: str | None = None  # the source's own id of the report (e.g. infoCode)
+
+    @field_validator(
+        "title", "broker", "source_url", "industry", "rating", "rating_action", "source_id",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _clean_text(cls, value: object) -> object:
+        return clean_text(value) if isinstance(value, str) else value
+
+    @field_validator("authors", mode="before")
+    @classmethod
+    def _clean_names(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        names = (clean_text(v) if isinstance(v, str) else v for v in value)
+        return [name for name in names if name is not None]
+
+    @field_validator("publish_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        if value is None or isinstance(value, dt.date):
+            return value
+        if isinstance(value, str) and not value.strip():
+            return None
+        match = _ISO_DATE.match(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise PydanticCustomError(
+                "date_format",
+                "{value} is not a date written YYYY-MM-DD, e.g. 2024-12-30",
+                {"value": repr(value)},
+            )
+        try:
+            return dt.date.fromisoformat(match.group())
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "date_value",
+                "{value} is not a valid date ({why})",
+                {"value": repr(value), "why": str(exc)},
+            ) from exc
+
+    @field_validator("source_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+                raise PydanticCustomError(
+                    "url_scheme", "{value} is not an http(s) address", {"value": repr(value[:80])}
+                )
+        return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?!\d)")  # a time may follow, and is ignored
+_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def field_problems(exc: ValidationError) -> str:
+    """A validation error as ``field: problem; field: problem``, for quarantine reasons."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def clean_text(value: str) -> str | None:
+    """``value`` on one line: runs of whitespace and control characters become one space;
+    None if nothing is left."""
+    return _CONTROL_OR_SPACE.sub(" ", value).strip() or None
 
 
 class Report(ParsedReport):

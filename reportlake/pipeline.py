@@ -1,7 +1,14 @@
-"""Ingest one batch of originals: fetch, extract, parse, validate, write. Prefect-free.
+"""Ingest batches of originals: fetch, extract, parse, validate, write. Prefect-free.
 
-The flow calls :func:`ingest_batch` once per batch (a coarse task); everything a report goes
-through happens here, so the same code runs from tests, the CLI and Prefect.
+A batch goes through two steps, each a coarse task of the flow:
+
+- :func:`extract_batch` (fetch, extract, parse, archive the originals) is CPU-bound and
+  independent of other batches, so batches run side by side in worker processes;
+- :func:`commit_batch` (duplicates, validation, write) runs one batch at a time in the flow's
+  process, which owns the lake while the run holds its lease.
+
+Everything a report goes through happens here, so the same code runs from tests, the CLI and
+Prefect.
 """
 
 from __future__ import annotations
@@ -13,23 +20,22 @@ import logging
 import posixpath
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportlake import lake as lake_io
 from reportlake.errors import BadInputError, MetadataError, Stage
-from reportlake.extraction import extract
-from reportlake.models import Analyst, ParsedReport, Report, SourceMetadata
+from reportlake.models import Analyst, Document, ParsedReport, Report, SourceMetadata
 from reportlake.parsing import parse_text
 from reportlake.sources import FetchedItem, Source, SourceItem
-from reportlake.storage import Location
+from reportlake.storage import Location, write_bytes_atomic
 from reportlake.tables import quarantine_table, record_json, reports_to_tables
 from reportlake.vocab import canonical_broker, rating_levels
 
@@ -41,6 +47,8 @@ log = logging.getLogger(__name__)
 # Child tables first, reports last: a report's row in `reports` marks it as committed, so a
 # run that dies half-way leaves it to be redone (and merged, not duplicated) by the next run.
 WRITE_ORDER = ("analysts", "stock_mentions", "related_reports", "reports")
+ARCHIVE_THREADS = 8  # originals uploaded at once by one batch
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,18 +70,20 @@ class BatchResult:
     read: int = 0
     written: int = 0
     skipped: int = 0  # already in the lake from an earlier run (same bytes, same source)
+    validated: int = 0  # reports checked against the expectation suites
     quarantined: list[Quarantined] = field(default_factory=list)
     per_broker: Counter[str] = field(default_factory=Counter)
     rows_written: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-    # (source key, version, report_id) of every item this batch settled: written, skipped
-    # or quarantined. Recorded in the source's state once the batch is committed.
-    settled: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    # (source key, version, report_id, source URI) of every item this batch settled: written,
+    # skipped or quarantined. Recorded in the source's state once the batch is committed.
+    settled: list[tuple[str, str | None, str, str]] = field(default_factory=list)
 
     def merge(self, other: BatchResult) -> BatchResult:
         self.read += other.read
         self.written += other.written
         self.skipped += other.skipped
+        self.validated += other.validated
         self.quarantined.extend(other.quarantined)
         self.per_broker.update(other.per_broker)
         self.rows_written.update(other.rows_written)
@@ -83,13 +93,24 @@ class BatchResult:
         return self
 
 
+def timed_iter(items: Iterator[T], seconds: MutableMapping[str, float], stage: str) -> Iterator[T]:
+    """Yield from ``items``, adding the time spent producing them to ``seconds[stage]``."""
+    while True:
+        with timed(seconds, stage):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
+
+
 @contextmanager
-def _timed(result: BatchResult, stage: str) -> Iterator[None]:
+def timed(seconds: MutableMapping[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``seconds[stage]``."""
     start = time.perf_counter()
     try:
         yield
     finally:
-        result.seconds[stage] += time.perf_counter() - start
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def item_source_id(item: SourceItem) -> str | None:
@@ -145,10 +166,13 @@ def apply_metadata(parsed: ParsedReport, meta: SourceMetadata) -> ParsedReport:
 
 
 def build_report(
-    fetched: FetchedItem, report_id: str, *, security_master: Mapping[str, str] | None = None
+    fetched: FetchedItem,
+    document: Document,
+    report_id: str,
+    *,
+    security_master: Mapping[str, str] | None = None,
 ) -> Report:
-    """Extract and parse one original; raises BadInputError subclasses for quarantine."""
-    document = extract(fetched.data, filename=fetched.item.name)
+    """Parse one extracted original; raises BadInputError subclasses for quarantine."""
     parsed = apply_metadata(
         parse_text(document.text, security_master=security_master), fetched.metadata
     )
@@ -202,80 +226,213 @@ def prefetch(
             yield item, future.result()
 
 
-def ingest_batch(
+@dataclass
+class Outcome:
+    """What became of one item: a report, or the reason it must be quarantined."""
+
+    item: SourceItem
+    report_id: str
+    report: Report | None = None
+    stage: Stage = "fetch"
+    reason: str = ""
+    raw_uri: str | None = None  # the archived original, when there were bytes
+    # Between extraction and parsing, when they run in different processes: the original
+    # (until archived, which needs the parsed publish date) and its text.
+    fetched: FetchedItem | None = None
+    document: Document | None = None
+
+
+@dataclass
+class ExtractedBatch:
+    """A batch after fetch, extract and parse: what a worker hands back for committing."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+class KnownReports:
+    """report_id -> the source URIs it was committed (written or quarantined) from.
+
+    Loaded once per run from the lake's state, then kept up to date by the run's commits, so
+    a batch's lookups cost what the batch holds, not what the lake holds.
+    """
+
+    def __init__(self, known: Mapping[str, Sequence[str]] | None = None) -> None:
+        self._uris: dict[str, list[str]] = {rid: list(uris) for rid, uris in (known or {}).items()}
+
+    def uris(self, report_id: str) -> Sequence[str]:
+        return self._uris.get(report_id, ())
+
+    def add(self, report_id: str, uri: str) -> None:
+        uris = self._uris.setdefault(report_id, [])
+        if uri not in uris:
+            uris.append(uri)
+
+    def discard(self, report_id: str, uri: str) -> None:
+        """Forget one committed item, so it is ingested again (a retry of quarantined items)."""
+        uris = self._uris.get(report_id, [])
+        if uri in uris:
+            uris.remove(uri)
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+
+def extract_batch(
     source: Source,
     items: Sequence[SourceItem],
     lake: Location,
-    validator: Validator,
     *,
-    known: Mapping[str, Sequence[str]],
     security_master: Mapping[str, str] | None = None,
     fetch_ahead: int = 1,
-) -> BatchResult:
-    """Run one batch end to end and commit it to the lake.
+    parse: bool = True,
+) -> ExtractedBatch:
+    """Fetch and extract a batch; with ``parse``, also parse it and archive its originals.
 
-    Args:
-        known: report_id -> source URIs already in the lake (reports and quarantine); an
-            original seen before under the same URI is skipped, and the same bytes under
-            another name are quarantined as a duplicate.
+    The CPU-heavy half of a batch: it runs in worker processes (or on a Dask cluster) and
+    touches the lake only to store originals, which are content-addressed and so safe to write
+    from anywhere, any number of times. Without ``parse`` the batch keeps its originals' bytes
+    and text for :func:`parse_batch` in another process. Deciding what to write is
+    :func:`commit_batch`'s job.
+    """
+    # Imported here: a flow's process that only commits never loads MuPDF (~170 MB).
+    from reportlake.extraction import extract
+
+    batch = ExtractedBatch()
+    with archiver(lake, batch.seconds) as archive:
+        for item, fetched in timed_iter(
+            prefetch(source, items, fetch_ahead), batch.seconds, "fetch"
+        ):
+            outcome = _extract_one(item, fetched, extract, batch.seconds)
+            if parse:
+                _finish(outcome, security_master, batch.seconds, archive)
+            batch.outcomes.append(outcome)
+    return batch
+
+
+def _extract_one(
+    item: SourceItem,
+    fetched: FetchedItem | BadInputError,
+    extract: Callable[..., Document],
+    seconds: defaultdict[str, float],
+) -> Outcome:
+    if isinstance(fetched, BadInputError):
+        # No bytes to hash: identify the item by its URI instead.
+        rid = content_id(f"uri:{item.uri}".encode())
+        return Outcome(item, rid, stage=fetched.stage, reason=fetched.reason)
+    outcome = Outcome(item, content_id(fetched.data), fetched=fetched)
+    if fetched.metadata_error:
+        outcome.reason = fetched.metadata_error
+        return outcome
+    try:
+        with timed(seconds, "extract"):
+            outcome.document = extract(fetched.data, filename=item.name)
+    except BadInputError as exc:
+        outcome.stage, outcome.reason = exc.stage, exc.reason
+    return outcome
+
+
+def parse_batch(
+    batch: ExtractedBatch, lake: Location, *, security_master: Mapping[str, str] | None = None
+) -> None:
+    """Parse what :func:`extract_batch` left unparsed and archive its originals."""
+    with archiver(lake, batch.seconds) as archive:
+        for outcome in batch.outcomes:
+            _finish(outcome, security_master, batch.seconds, archive)
+
+
+Archive = Callable[[Outcome, bytes], None]
+
+
+@contextmanager
+def archiver(lake: Location, seconds: defaultdict[str, float]) -> Iterator[Archive]:
+    """Store originals under raw/ from a few threads; all are stored when the block ends.
+
+    On object storage each PUT waits on the network: uploads go on while the next originals
+    are extracted. The first failed upload raises here, before anything is committed.
+    """
+    with ThreadPoolExecutor(ARCHIVE_THREADS, thread_name_prefix="archive") as pool:
+        uploads: list[Future[None]] = []
+
+        def archive(outcome: Outcome, data: bytes) -> None:
+            date = outcome.report.publish_date if outcome.report else None
+            suffix = posixpath.splitext(outcome.item.name)[1]
+            path = lake_io.raw_path(lake, outcome.report_id, date, suffix)
+            outcome.raw_uri = lake.uri_of(path)
+            uploads.append(pool.submit(write_bytes_atomic, lake, path, data))
+
+        yield archive
+        with timed(seconds, "archive"):
+            for upload in uploads:
+                upload.result()
+
+
+def _finish(
+    outcome: Outcome,
+    security_master: Mapping[str, str] | None,
+    seconds: defaultdict[str, float],
+    archive: Archive,
+) -> None:
+    """Parse an extracted original into its report, then archive the original under raw/."""
+    fetched, document = outcome.fetched, outcome.document
+    if fetched is None:
+        return  # finished already, or nothing was fetched
+    if document is not None:
+        try:
+            with timed(seconds, "parse"):
+                outcome.report = build_report(
+                    fetched, document, outcome.report_id, security_master=security_master
+                )
+        except BadInputError as exc:
+            outcome.stage, outcome.reason = exc.stage, exc.reason
+    archive(outcome, fetched.data)  # needs the publish date: raw/dt=<date>/
+    outcome.fetched = outcome.document = None  # the archiver holds the bytes until stored
+
+
+def commit_batch(
+    batch: ExtractedBatch, lake: Location, validator: Validator, known: KnownReports
+) -> BatchResult:
+    """Validate an extracted batch and commit it to the lake; runs one at a time per lake.
+
+    An original seen before under the same URI is skipped; the same bytes under another name
+    are quarantined as a duplicate. ``known`` learns this batch's reports once they are written.
     """
     result = BatchResult()
+    result.seconds.update(batch.seconds)
     reports: list[Report] = []
-    originals: dict[str, tuple[str, bytes]] = {}  # report_id -> (suffix, bytes)
-    in_batch: dict[str, str] = {}
+    raw_uris: dict[str, str] = {}
+    seen: dict[str, str] = {}  # report_id -> URI, committed by this batch
 
-    fetches = prefetch(source, items, fetch_ahead)
-    while True:
-        with _timed(result, "fetch"):
-            next_fetch = next(fetches, None)
-        if next_fetch is None:
-            break
-        item, fetched = next_fetch
+    for outcome in batch.outcomes:
+        item, rid = outcome.item, outcome.report_id
         result.read += 1
-
-        def quarantine(rid: str, stage: Stage, reason: str, item: SourceItem = item) -> None:
-            result.quarantined.append(
-                Quarantined(rid, item.uri, stage, [reason], source_id=item_source_id(item))
-            )
-
-        if isinstance(fetched, BadInputError):
-            # No bytes to hash: identify the item by its URI instead.
-            rid = content_id(f"uri:{item.uri}".encode())
-            quarantine(rid, fetched.stage, fetched.reason)
-            result.settled.append((item.key, item.version, rid))
-            continue
-        rid = content_id(fetched.data)
-        result.settled.append((item.key, item.version, rid))
-        if item.uri in known.get(rid, ()):
+        result.settled.append((item.key, item.version, rid, item.uri))
+        if outcome.raw_uri:
+            raw_uris[rid] = outcome.raw_uri
+        if item.uri in known.uris(rid):
             result.skipped += 1
             continue
-        first_uri = next(iter(known.get(rid, ())), None) or in_batch.get(rid)
-        suffix = posixpath.splitext(item.name)[1] or ".bin"
-        originals[rid] = (suffix, fetched.data)
+        first_uri = next(iter(known.uris(rid)), None) or seen.get(rid)
         if first_uri is not None:
-            quarantine(
-                rid, "fetch", f"duplicate: the same bytes were already ingested from {first_uri}"
+            reason = (
+                f"duplicate: the same bytes were already ingested from {first_uri}; "
+                "remove this copy from the source"
             )
+            result.quarantined.append(_quarantined(outcome, "fetch", reason))
             continue
-        in_batch[rid] = item.uri
-        if fetched.metadata_error:
-            quarantine(rid, "fetch", fetched.metadata_error)
-            continue
-        try:
-            with _timed(result, "extract+parse"):
-                report = build_report(fetched, rid, security_master=security_master)
-        except BadInputError as exc:
-            quarantine(rid, exc.stage, exc.reason)
-            continue
-        reports.append(report)
+        seen[rid] = item.uri
+        if outcome.report is None:
+            result.quarantined.append(_quarantined(outcome, outcome.stage, outcome.reason))
+        else:
+            reports.append(outcome.report)
 
-    with _timed(result, "validate"):
+    with timed(result.seconds, "validate"):
         tables = reports_to_tables(reports)
         failures = validator.validate(tables).failures if reports else {}
+    result.validated = len(reports)
     good_ids = [r.report_id for r in reports if r.report_id not in failures]
     for r in reports:
         if r.report_id in failures:
-            fields = r.model_dump(mode="json", exclude={"text"})
             result.quarantined.append(
                 Quarantined(
                     r.report_id,
@@ -283,17 +440,12 @@ def ingest_batch(
                     "validate",
                     failures[r.report_id],
                     publish_date=r.publish_date,
-                    fields=fields,
+                    fields=r.model_dump(mode="json", exclude={"text"}),
                     source_id=r.source_id,
                 )
             )
 
-    with _timed(result, "write"):
-        dates = {r.report_id: r.publish_date for r in reports}
-        raw_uris = {
-            rid: lake_io.archive_original(lake, rid, dates.get(rid), suffix, data)
-            for rid, (suffix, data) in originals.items()
-        }
+    with timed(result.seconds, "write"):
         keep = pa.array(good_ids, pa.string())
         good = {
             name: table.filter(pc.is_in(table.column("report_id"), value_set=keep))
@@ -306,10 +458,39 @@ def ingest_batch(
         ordered["quarantine"] = _quarantine_rows(result.quarantined)
         result.rows_written.update(lake_io.write_tables(lake, ordered))
 
+    for rid, uri in seen.items():
+        known.add(rid, uri)
     result.written = len(good_ids)
     passed = set(good_ids)
     result.per_broker.update(r.broker or "(unknown)" for r in reports if r.report_id in passed)
     return result
+
+
+def ingest_batch(
+    source: Source,
+    items: Sequence[SourceItem],
+    lake: Location,
+    validator: Validator,
+    *,
+    known: KnownReports,
+    security_master: Mapping[str, str] | None = None,
+    fetch_ahead: int = 1,
+) -> BatchResult:
+    """Extract and commit one batch in this process (tests, retries of quarantined items)."""
+    extracted = extract_batch(
+        source, items, lake, security_master=security_master, fetch_ahead=fetch_ahead
+    )
+    return commit_batch(extracted, lake, validator, known)
+
+
+def _quarantined(outcome: Outcome, stage: Stage, reason: str) -> Quarantined:
+    return Quarantined(
+        outcome.report_id,
+        outcome.item.uri,
+        stage,
+        [reason],
+        source_id=item_source_id(outcome.item),
+    )
 
 
 def _with_raw_uris(table: pa.Table, raw_uris: Mapping[str, str]) -> pa.Table:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,12 +17,20 @@ from zoneinfo import ZoneInfo
 
 from reportlake import lake as lake_io
 from reportlake.errors import ConfigurationError
-from reportlake.pipeline import BatchResult, ingest_batch, load_security_master
+from reportlake.pipeline import (
+    BatchResult,
+    ExtractedBatch,
+    KnownReports,
+    commit_batch,
+    extract_batch,
+    load_security_master,
+    parse_batch,
+)
 from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
 from reportlake.sources.s3 import S3LandingSource
-from reportlake.state import load_cursor, load_state, record_keys, save_cursor
+from reportlake.state import load_cursor, load_known, load_state, record_keys, save_cursor
 from reportlake.storage import Location, resolve_location, s3_client
 
 if TYPE_CHECKING:
@@ -101,9 +112,17 @@ def describe_run(
     return f"{source} {when:%Y-%m-%d %H:%M}"
 
 
-@cache
+_validator_lock = threading.Lock()
+
+
 def validator_for(suites_dir: Path) -> Validator:
     """One Great Expectations context per process: it takes seconds to build."""
+    with _validator_lock:  # a run warms it in the background; callers wait for that build
+        return _build_validator(suites_dir)
+
+
+@cache
+def _build_validator(suites_dir: Path) -> Validator:
     from reportlake.quality import Validator
 
     return Validator(suites_dir)
@@ -139,37 +158,104 @@ def plan_batches(settings: Settings, window: Window | None = None) -> Plan:
     return Plan([items[i : i + size] for i in range(0, len(items), size)], done, window)
 
 
-def run_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
-    """Ingest one batch into the lake named by ``settings``."""
+def open_known(settings: Settings) -> KnownReports:
+    """What the lake holds, by report_id: from the state's key index, read once per run."""
     lake = open_lake(settings)
-    start = time.perf_counter()
-    known = lake_io.known_sources(lake)
+    known = load_known(lake)
+    if known is None:  # a lake written before the index recorded source URIs
+        known = lake_io.known_sources(lake)
+    return KnownReports(known)
+
+
+def parse_in_workers(settings: Settings, slots: int) -> bool:
+    """Whether batches are parsed where they are extracted, or in the flow's process.
+
+    With one extraction slot the flow's process would sit idle between commits: it parses
+    while the worker extracts the next batch (two stages on two cores). With more slots, or a
+    cluster, the workers parse too, or the flow's process would hold them all back.
+    """
+    return slots > 1 or settings.dask_address is not None
+
+
+def extraction_slots(settings: Settings, batches: int) -> int:
+    """How many of a run's ``batches`` are extracted at once.
+
+    One for a single batch or ``workers=0`` (extracted in the flow's own process: starting
+    worker processes costs seconds, more than they save on one batch).
+    """
+    if settings.dask_address:
+        return settings.parallelism
+    if settings.workers == 0 or batches <= 1:
+        return 1
+    return min(settings.parallelism, batches)
+
+
+def worker_settings(settings: Settings, slots: int) -> Settings:
+    """Settings for one of ``slots`` batches extracted at once: they share the HTTP rate."""
+    return settings.model_copy(update={"http_rate_per_s": settings.http_rate_per_s / slots})
+
+
+def extract(
+    settings: Settings, items: Sequence[SourceItem], *, parse: bool = True
+) -> ExtractedBatch:
+    """Fetch and extract one batch (in a worker); with ``parse``, parse and archive it too."""
     with closing(open_source(settings)) as source:
-        result = ingest_batch(
+        return extract_batch(
             source,
             items,
-            lake,
-            validator_for(settings.expectations_dir),
-            known=known,
+            open_lake(settings),
             security_master=_security_master(settings.security_master),
             fetch_ahead=settings.http_concurrency,
+            parse=parse,
         )
+
+
+def commit(settings: Settings, batch: ExtractedBatch, known: KnownReports) -> BatchResult:
+    """Parse what is left unparsed, validate and write one batch, then record its keys."""
+    lake = open_lake(settings)
+    start = time.perf_counter()
+    parse_batch(batch, lake, security_master=_security_master(settings.security_master))
+    result = commit_batch(batch, lake, validator_for(settings.expectations_dir), known)
     # State follows the data: only what this batch committed, only after it committed.
     record_keys(lake, settings.source, result.settled)
-    result.seconds["batch"] += time.perf_counter() - start
+    result.seconds["commit"] += time.perf_counter() - start
     return result
+
+
+def run_batch(
+    settings: Settings, items: Sequence[SourceItem], known: KnownReports | None = None
+) -> BatchResult:
+    """Extract and commit one batch in this process."""
+    return commit(settings, extract(settings, items), known or open_known(settings))
+
+
+def warm_quality(settings: Settings) -> threading.Thread:
+    """Build the run's validator in the background while the first batches are extracted.
+
+    Importing Great Expectations takes seconds; a run's first commit waits for it, the
+    listing and the extraction do not.
+    """
+    thread = threading.Thread(
+        target=start_quality_run, args=(settings,), name="quality-warmup", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def start_quality_run(settings: Settings) -> None:
     """Start a run's quality record: the process-wide validator forgets earlier runs' results."""
-    validator_for(settings.expectations_dir).reset_results()
+    with _validator_lock:  # before any of this run's batches can validate
+        _build_validator(settings.expectations_dir).reset_results()
 
 
-def build_quality_docs(settings: Settings, run_key: str) -> str | None:
+def build_quality_docs(settings: Settings, run_key: str, validated: int) -> str | None:
     """Build the run's Great Expectations Data Docs in the lake; the URI of its index.html.
 
-    None if the run validated nothing (nothing new): a run with nothing to do writes nothing.
+    None if the run ``validated`` nothing (nothing new): a run with nothing to do writes
+    nothing, and does not even load Great Expectations.
     """
+    if not validated:
+        return None
     validator = validator_for(settings.expectations_dir)
     if not validator.results:
         return None
@@ -192,6 +278,19 @@ def describe_source(settings: Settings) -> str:
     return f"eastmoney {settings.eastmoney_api_base}"
 
 
+def overhead_seconds(seconds: Mapping[str, float]) -> float:
+    """Seconds of a run's wall time spent on neither the data nor waiting for its workers.
+
+    The flow's process lists the source, waits for extracted batches and commits them (write
+    and state); the rest of its time is orchestration (Prefect) and quality (Great
+    Expectations: building the validator, validating). Worker-side task overhead is inside the
+    wait and so not counted: it overlaps with the commits.
+    """
+    data = seconds.get("list", 0.0) + seconds.get("wait", 0.0)
+    data += seconds.get("commit", 0.0) - seconds.get("validate", 0.0)
+    return max(0.0, seconds["run"] - data)
+
+
 @dataclass
 class RunSummary:
     """What a whole run did, for the CLI, the logs and the Prefect artifacts."""
@@ -203,6 +302,7 @@ class RunSummary:
     read: int = 0
     written: int = 0
     skipped: int = 0
+    validated: int = 0
     quarantined: int = 0
     per_broker: dict[str, int] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
@@ -212,11 +312,19 @@ class RunSummary:
 
     @classmethod
     def from_batches(
-        cls, settings: Settings, plan: Plan, results: Iterable[BatchResult]
+        cls,
+        settings: Settings,
+        plan: Plan,
+        results: Iterable[BatchResult],
+        timings: Mapping[str, float] | None = None,
     ) -> RunSummary:
+        """Sum the batches; ``timings`` are the flow's own (run, list, wait, quality_setup)."""
         total = BatchResult()
         for r in results:
             total.merge(r)
+        seconds = {**total.seconds, **(timings or {})}
+        if "run" in seconds:
+            seconds["overhead"] = overhead_seconds(seconds)
         since, until = plan.window.since, plan.window.until
         return cls(
             source=describe_source(settings),
@@ -226,10 +334,11 @@ class RunSummary:
             read=total.read,
             written=total.written,
             skipped=total.skipped,
+            validated=total.validated,
             quarantined=len(total.quarantined),
             per_broker=dict(total.per_broker.most_common()),
             rows_written=dict(total.rows_written),
-            seconds={k: round(v, 3) for k, v in total.seconds.items()},
+            seconds={k: round(v, 3) for k, v in seconds.items()},
             quarantine_rows=[
                 {
                     "source_uri": q.source_uri,
@@ -240,6 +349,9 @@ class RunSummary:
                 for q in total.quarantined
             ],
         )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, indent=2)
 
     def to_markdown(self) -> str:
         lines = [

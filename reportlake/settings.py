@@ -2,11 +2,13 @@
 
 Credentials are never fields here: pyarrow's S3 filesystem and boto read the standard
 ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN`` variables themselves,
-so no secret passes through reportlake's objects, logs or artifacts.
+or ``s3_credentials_block`` names a Prefect Secret block that ``reportlake.storage`` reads when
+it builds a client; so no secret passes through reportlake's settings, logs or artifacts.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
         description="S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, moto).",
     )
     s3_region: str = Field(default="us-east-1", description="Region for the S3 endpoint.")
+    s3_credentials_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the S3 keys as JSON "
+        '({"aws_access_key_id": ..., "aws_secret_access_key": ..., "aws_session_token": ...}); '
+        "unset: the standard AWS_* variables or profiles. The name only, never the keys.",
+    )
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Great Expectations suites, one per table."
     )
@@ -42,7 +50,19 @@ class Settings(BaseSettings):
         default=None, description="Optional CSV (code,name) used to map company names to tickers."
     )
     batch_size: int = Field(
-        default=200, ge=1, description="Reports per task (one validation each)."
+        default=100, ge=1, description="Reports per task (one validation each)."
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Worker processes extracting and parsing batches side by side (default: "
+        "one per core; 0: in the flow's own process); with a Dask cluster, the batches in "
+        "flight on it.",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Scheduler of a Dask cluster (tcp://host:8786) to run batches on, instead "
+        "of local worker processes.",
     )
     max_file_mb: float = Field(default=100.0, gt=0, description="Larger originals are quarantined.")
 
@@ -81,6 +101,13 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(
         default=3600.0, gt=0, description="An object-store lease left by a lost run expires."
     )
+
+    @property
+    def parallelism(self) -> int:
+        """How many batches are extracted at once."""
+        if self.workers is None:
+            return os.cpu_count() or 1
+        return max(1, self.workers)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import task
@@ -13,20 +14,24 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 from prefect.cache_policies import NONE
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task
 
 from reportlake.errors import TransientError
-from reportlake.pipeline import BatchResult
+from reportlake.pipeline import BatchResult, ExtractedBatch, KnownReports
 from reportlake.runs import (
     Plan,
     RunSummary,
     build_quality_docs,
+    commit,
     describe_source,
+    extract,
     plan_batches,
-    run_batch,
 )
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
@@ -73,19 +78,59 @@ def list_batches(settings: Settings, window: Window) -> Plan:
     return plan
 
 
-@task(name="ingest-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
-def ingest_batch(settings: Settings, items: Sequence[SourceItem]) -> BatchResult:
-    """Fetch, extract, parse, validate and write one batch; safe to retry (merges by report_id)."""
-    result = run_batch(settings, items)
+@task(name="extract-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
+def extract_batch(
+    settings: Settings, items: Sequence[SourceItem], parse: bool = True
+) -> ExtractedBatch:
+    """Fetch and extract one batch in a worker; with ``parse``, parse and archive it too."""
+    batch = extract(settings, items, parse=parse)
     get_run_logger().info(
-        "batch of %d: %d written, %d already in lake, %d quarantined (%s)",
+        "extracted %d items (%s)",
+        len(batch.outcomes),
+        ", ".join(f"{stage} {s:.2f}s" for stage, s in sorted(batch.seconds.items())),
+    )
+    return batch
+
+
+@task(name="commit-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
+def commit_batch(settings: Settings, batch: ExtractedBatch, known: KnownReports) -> BatchResult:
+    """Parse (if the worker did not), validate and write one batch, then record it in the
+    state; safe to retry."""
+    result = commit(settings, batch, known)
+    get_run_logger().info(
+        "batch of %d: %d written, %d already in lake, %d quarantined (validate %.2fs, write %.2fs)",
         result.read,
         result.written,
         result.skipped,
         len(result.quarantined),
-        ", ".join(f"{stage} {s:.2f}s" for stage, s in sorted(result.seconds.items())),
+        result.seconds["validate"],
+        result.seconds["write"],
     )
     return result
+
+
+@contextmanager
+def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any]]:
+    """Where batches are extracted, ``slots`` at once: on a Dask cluster if one is named, else
+    in local worker processes, or in a thread of the flow's own process for one slot with
+    ``workers`` 0 or a single batch (see ``extraction_slots``).
+
+    Workers report their task runs to this run's API: a run on a temporary (ephemeral) server
+    passes that server's address on, or each worker process would start a server of its own.
+    """
+    runner: TaskRunner[Any]
+    if settings.dask_address:
+        from prefect_dask.task_runners import DaskTaskRunner
+
+        runner = DaskTaskRunner(address=settings.dask_address)
+    elif slots == 1 and settings.workers != 1:
+        runner = ThreadPoolTaskRunner(max_workers=1)
+    else:
+        runner = ProcessPoolTaskRunner(max_workers=slots)
+    with get_client(sync_client=True) as client:
+        api_url = str(client.api_url).rstrip("/")
+    with temporary_settings({PREFECT_API_URL: api_url}), runner:
+        yield runner
 
 
 @task(name="finish-run", retry_delay_seconds=[1, 5, 20], **IO_TASK)
@@ -95,16 +140,21 @@ def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult
 
 
 @task(name="publish-summary", cache_policy=NONE, persist_result=False)
-def publish_summary(settings: Settings, plan: Plan, results: Sequence[BatchResult]) -> RunSummary:
+def publish_summary(
+    settings: Settings,
+    plan: Plan,
+    results: Sequence[BatchResult],
+    timings: Mapping[str, float] | None = None,
+) -> RunSummary:
     """Sum the batches, build the run's Data Docs and publish the run's artifacts.
 
     The data is committed before this runs, so a failure to build the Data Docs is logged as a
     warning and the summary is still published.
     """
-    summary = RunSummary.from_batches(settings, plan, results)
+    summary = RunSummary.from_batches(settings, plan, results, timings)
     run_key = quality_run_key()
     try:
-        docs = build_quality_docs(settings, run_key)
+        docs = build_quality_docs(settings, run_key, summary.validated)
     except Exception:  # noqa: BLE001 - docs are a report on committed data, not the data
         get_run_logger().warning(
             "could not build the quality report (Data Docs) for run %s; the data is committed, "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--kill-trials",
         type=int,
-        default=3,
-        help="SIGKILL points tried by the exactly-once test (make soak runs 50)",
+        default=10,
+        help="SIGKILL points tried by tests/test_faults_kill.py (make soak runs 50)",
     )
 
 
@@ -125,12 +126,84 @@ def listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from tests.listing_server import ListingServer, fixture_records
 
     with ListingServer({1: fixture_records()}) as server:
-        for name, value in {
-            "EASTMONEY_API_BASE": server.base_url,
-            "EASTMONEY_PDF_BASE": server.base_url,
-            "EASTMONEY_QTYPES": "[1]",
-            "HTTP_RATE_PER_S": "500",
-            "SOURCE": "eastmoney",
-        }.items():
-            monkeypatch.setenv(f"REPORTLAKE_{name}", value)
+        for name, value in listing_env(server.base_url).items():
+            monkeypatch.setenv(name, value)
         yield server
+
+
+def listing_env(base_url: str) -> dict[str, str]:
+    """Settings of the eastmoney source for a local listing server (tests/listing_server.py)."""
+    return {
+        "REPORTLAKE_EASTMONEY_API_BASE": base_url,
+        "REPORTLAKE_EASTMONEY_PDF_BASE": base_url,
+        "REPORTLAKE_EASTMONEY_QTYPES": "[1]",
+        "REPORTLAKE_HTTP_RATE_PER_S": "500",
+        "REPORTLAKE_SOURCE": "eastmoney",
+    }
+
+
+# --- fault tests: runs forked from a warm process, a 100-report corpus and its clean lake ------
+
+CORPUS_SIZE = 100
+CORPUS_BATCH = 20  # five batches per run, so a crash can fall between batches
+# Runs a fault test makes: extraction in the flow's own process (worker processes cost seconds
+# each to start; tests that need them say so), and no Prefect concurrency limit, whose slot a
+# SIGKILLed run keeps until the server reclaims it (the lake's own lease is what is tested).
+FAULT_RUN_ENV = {"REPORTLAKE_WORKERS": "0", "REPORTLAKE_PREFECT_LAKE_LIMIT": "false"}
+
+
+def ingest_argv(lake: str, *, inbox: str | None = None, batch: int = CORPUS_BATCH) -> list[str]:
+    """``reportlake ingest`` of ``inbox`` (or the environment's source) into ``lake``."""
+    argv = ["ingest", "--lake", lake, "--batch-size", str(batch), "--no-example-query"]
+    return [*argv, "--inbox", inbox] if inbox else argv
+
+
+@pytest.fixture(scope="session")
+def fork_server(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A warm process that forks each CLI run: runs cost their work, not ~12 s of imports."""
+    from tests.fault_run import ForkServer
+
+    server = ForkServer(
+        {**os.environ, "PREFECT_API_URL": prefect_harness}, tmp_path_factory.mktemp("runs")
+    )
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An inbox of the benchmark's synthetic reports (bench.corpus, seed 0): realistic PDFs."""
+    from bench.corpus import generate
+
+    inbox = tmp_path_factory.mktemp("corpus") / "inbox"
+    generate(inbox, CORPUS_SIZE, seed=0, workers=1)
+    return inbox
+
+
+@dataclass
+class CleanRun:
+    """What one run into an empty lake wrote: the lake to compare with, and its write counts."""
+
+    lake: str
+    snapshot: dict[str, Any]
+    keys: set[tuple[str, str | None, str | None]]
+    calls: dict[str, int]  # kill points reached (see tests.fault_run)
+
+
+@pytest.fixture(scope="session")
+def clean_corpus(
+    fork_server: Any, corpus_inbox: Path, tmp_path_factory: pytest.TempPathFactory
+) -> CleanRun:
+    """The corpus ingested once without faults: the lake every fault test must end up with."""
+    from tests import lakecheck
+    from tests.fault_run import new_plan
+
+    lake = str(tmp_path_factory.mktemp("clean") / "lake")
+    counting = new_plan()
+    done = fork_server.run(
+        ingest_argv(lake, inbox=str(corpus_inbox)), env=FAULT_RUN_ENV, kill=counting
+    )
+    assert done.returncode == 0, done.output[-3000:]
+    snap = lakecheck.snapshot(lake)
+    assert snap["reports"].num_rows > CORPUS_SIZE // 2, "most of the corpus parses"
+    return CleanRun(lake, snap, lakecheck.committed_keys(lake, "inbox"), counting.counts())

@@ -1,48 +1,30 @@
-"""Exactly-once: reruns, crashes (SIGKILL mid-write) and concurrent runs equal a clean run."""
+"""Exactly-once: crashes (SIGKILL mid-write), concurrent runs and a backfill overlapping a
+scheduled run all end with a clean run's lake.
+
+The randomised SIGKILL trials over a 100-report corpus are in test_faults_kill.py; the ones
+here use the sample inbox, whose quarantined, duplicate, HTML and GBK text reports the corpus
+does not have.
+"""
 
 from __future__ import annotations
 
 import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
-import pyarrow as pa
 import pytest
 
-from reportlake import lake as lake_io
-from reportlake.storage import resolve_location
-from reportlake.tables import DATA_TABLES
-from tests.conftest import EXAMPLES_INBOX, REPO, run_in_subprocess
+from tests import lakecheck
+from tests.conftest import EXAMPLES_INBOX, FAULT_RUN_ENV, ingest_argv, listing_env
+from tests.fault_run import ForkServer, new_plan
+from tests.listing_server import ListingServer, fixture_records
 
 pytestmark = pytest.mark.e2e
-VOLATILE = {"raw_uri", "ingested_at", "quarantined_at"}
-BATCH = "2"  # several batches per run, so a crash can fall between them
-# A killed run's Prefect slot is only freed when the server's repossessor reclaims its expired
-# lease (which the test harness does not run). The lake's own lease (flock, or a dead-pid
-# takeover on S3) is what makes a rerun after a crash safe, so crash trials run without the
-# Prefect limit; the concurrent-runs test keeps it.
-NO_PREFECT_LIMIT = {"REPORTLAKE_PREFECT_LAKE_LIMIT": "false"}
-
-
-def snapshot(lake: str, endpoint: str | None = None) -> dict[str, pa.Table]:
-    loc = resolve_location(lake, s3_endpoint_url=endpoint)
-    out = {}
-    for name in (*DATA_TABLES, "quarantine"):
-        table = lake_io.read_table(loc, name)
-        keep = [c for c in table.column_names if c not in VOLATILE]
-        keys = [c for c in ("report_id", "source_uri", "position", "ticker", "title") if c in keep]
-        out[name] = table.select(keep).sort_by([(k, "ascending") for k in keys])
-    return out
-
-
-def assert_same_lake(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> None:
-    for name, table in want.items():
-        assert got[name].num_rows == table.num_rows, f"{name}: {got[name].num_rows} rows"
-        assert got[name].equals(table), f"{name} differs from a clean run"
+BATCH = 2  # several batches per run, so a crash can fall between them
+KILL_TRIALS = 3
+WRITES = "write_parquet_atomic:*"
 
 
 @pytest.fixture(scope="module")
@@ -55,73 +37,96 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def clean(
-    prefect_harness: str, inbox: str, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[dict[str, pa.Table], int]:
-    lake = str(tmp_path_factory.mktemp("clean"))
-    done = run_in_subprocess(prefect_harness, "0", inbox, lake, BATCH)
-    assert done.returncode == 0, done.stderr[-3000:]
-    writes = int(done.stdout.split("writes=")[1].split()[0])
-    return snapshot(lake), writes
+    fork_server: ForkServer, inbox: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[lakecheck.Snapshot, int]:
+    """The clean lake, and how many Parquet files its run wrote."""
+    lake = str(tmp_path_factory.mktemp("clean") / "lake")
+    counting = new_plan()
+    done = fork_server.run(
+        ingest_argv(lake, inbox=inbox, batch=BATCH), env=FAULT_RUN_ENV, kill=counting
+    )
+    assert done.returncode == 0, done.output[-3000:]
+    return lakecheck.snapshot(lake), counting.counts()[WRITES]
 
 
 def test_killed_runs_then_rerun_equal_a_clean_run(
-    prefect_harness: str,
-    inbox: str,
-    clean: tuple[dict[str, pa.Table], int],
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    fork_server: ForkServer, inbox: str, clean: tuple[lakecheck.Snapshot, int], tmp_path: Path
 ) -> None:
     want, writes = clean
-    trials = int(request.config.getoption("--kill-trials"))
     rng = random.Random(20241230)
-    points = sorted(rng.sample(range(1, writes + 1), k=min(trials, writes)))
-    for point in points:
-        lake = str(tmp_path / f"lake-{point}")
-        killed = run_in_subprocess(
-            prefect_harness, str(point), inbox, lake, BATCH, env=NO_PREFECT_LIMIT
-        )
-        assert killed.returncode == -9, f"not killed at write {point}: {killed.stderr[-2000:]}"
-        rerun = run_in_subprocess(prefect_harness, "0", inbox, lake, BATCH, env=NO_PREFECT_LIMIT)
-        assert rerun.returncode == 0, rerun.stderr[-3000:]
-        assert_same_lake(snapshot(lake), want)
+    for point in sorted(rng.sample(range(1, writes + 1), k=min(KILL_TRIALS, writes))):
+        argv = ingest_argv(str(tmp_path / f"lake-{point}"), inbox=inbox, batch=BATCH)
+        killed = fork_server.run(argv, env=FAULT_RUN_ENV, kill=new_plan(WRITES, point, "during"))
+        assert killed.returncode == -9, f"not killed at write {point}: {killed.output[-2000:]}"
+        rerun = fork_server.run(argv, env=FAULT_RUN_ENV)
+        assert rerun.returncode == 0, rerun.output[-3000:]
+        lakecheck.assert_same_lake(lakecheck.snapshot(str(tmp_path / f"lake-{point}")), want)
 
 
 def test_two_concurrent_runs_neither_lose_nor_duplicate(
-    prefect_harness: str, inbox: str, clean: tuple[dict[str, pa.Table], int], tmp_path: Path
+    fork_server: ForkServer, inbox: str, clean: tuple[lakecheck.Snapshot, int], tmp_path: Path
 ) -> None:
     want, _ = clean
     lake = str(tmp_path / "lake")
-    env = {**os.environ, "PREFECT_API_URL": prefect_harness}
-    cmd = [sys.executable, "-m", "tests.fault_run", "0", inbox, lake, BATCH]
-    procs = [
-        subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
-    outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
-    written = sorted(int(o[0].split("written=")[1].split()[0]) for o in outs)
+    env = {"REPORTLAKE_WORKERS": "0"}  # and the Prefect concurrency limit, as in production
+    pids = [fork_server.start(ingest_argv(lake, inbox=inbox, batch=BATCH), env=env) for _ in "ab"]
+    runs = [fork_server.wait(pid) for pid in pids]
+    assert [r.returncode for r in runs] == [0, 0], [r.output[-2000:] for r in runs]
+    written = sorted(r.number("written") for r in runs)
     assert written == [0, want["reports"].num_rows], "one run wrote everything, the other nothing"
-    assert_same_lake(snapshot(lake), want)
+    lakecheck.assert_same_lake(lakecheck.snapshot(lake), want)
 
 
 def test_killed_run_on_s3_then_rerun_equals_a_clean_run(
-    prefect_harness: str,
+    fork_server: ForkServer,
     inbox: str,
-    clean: tuple[dict[str, pa.Table], int],
+    clean: tuple[lakecheck.Snapshot, int],
     s3_endpoint: str,
     s3_bucket: str,
 ) -> None:
     want, writes = clean
-    env = {"REPORTLAKE_S3_ENDPOINT_URL": s3_endpoint, **NO_PREFECT_LIMIT}
-    lake = f"s3://{s3_bucket}/lake"
-    killed = run_in_subprocess(prefect_harness, str(writes // 2), inbox, lake, BATCH, env=env)
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    env = {**FAULT_RUN_ENV, **aws, "REPORTLAKE_S3_ENDPOINT_URL": s3_endpoint}
+    argv = ingest_argv(f"s3://{s3_bucket}/lake", inbox=inbox, batch=BATCH)
+    killed = fork_server.run(argv, env=env, kill=new_plan(WRITES, writes // 2, "during"))
+    assert killed.returncode == -9, killed.output[-2000:]
     # The dead run's lease names a dead process on this host: the rerun takes it over.
-    rerun = run_in_subprocess(prefect_harness, "0", inbox, lake, BATCH, env=env)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert_same_lake(snapshot(lake, s3_endpoint), want)
+    rerun = fork_server.run(argv, env=env)
+    assert rerun.returncode == 0, rerun.output[-3000:]
+    lakecheck.assert_same_lake(lakecheck.snapshot(f"s3://{s3_bucket}/lake", s3_endpoint), want)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert "lake/_state/lease.json" not in keys, "the lease is released after the run"
+
+
+def test_a_backfill_overlapping_a_scheduled_run_ends_with_a_clean_runs_lake(
+    fork_server: ForkServer, tmp_path: Path, record_property: pytest.RecordProperty
+) -> None:
+    """``reportlake backfill`` of 05-04..05-11 while the run scheduled for 05-14 ingests its
+    window (the source's last week, or from the cursor a backfill chunk moved): together they
+    cover 05-04..05-14, which the clean run ingests at once."""
+    ingest = ["ingest", "--source", "eastmoney", "--no-example-query", "--until", "2023-05-14"]
+    backfill = ["backfill", "--source", "eastmoney", "--start", "2023-05-04", "--end"]
+    backfill += ["2023-05-11", "--lake"]
+    clean, lake = str(tmp_path / "clean"), str(tmp_path / "lake")
+    with ListingServer({1: fixture_records()}) as server:
+        env = {**listing_env(server.base_url), "REPORTLAKE_WORKERS": "0"}
+        done = fork_server.run([*ingest, "--since", "2023-05-04", "--lake", clean], env=env)
+        assert done.returncode == 0, done.output[-3000:]
+        pids = [fork_server.start([*backfill, lake], env=env)]
+        pids.append(fork_server.start([*ingest, "--lake", lake], env=env))
+        runs = [fork_server.wait(pid) for pid in pids]
+    assert [r.returncode for r in runs] == [0, 0], [r.output[-3000:] for r in runs]
+    assert runs[0].output.count("completed") == 8, runs[0].output[-3000:]
+    want = lakecheck.snapshot(clean)
+    lakecheck.assert_same_lake(lakecheck.snapshot(lake), want)
+    assert lakecheck.committed_keys(lake, "eastmoney") == lakecheck.committed_keys(
+        clean, "eastmoney"
+    )
+    line = (
+        f"backfill of 8 days beside an overlapping scheduled run: both completed in "
+        f"{runs[0].seconds:.0f}s and {runs[1].seconds:.0f}s; lake equal to a clean run "
+        f"({lakecheck.rows_in(want)} rows)"
+    )
+    print(line)
+    record_property("summary", line)

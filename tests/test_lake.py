@@ -107,3 +107,13 @@ def test_known_sources_lists_reports_and_quarantine(tmp_path: Path) -> None:
     assert lake_io.known_sources(loc) == {}
     lake_io.write_tables(loc, reports_to_tables([make_report(7, dt.date(2024, 1, 2))]))
     assert lake_io.known_sources(loc) == {f"{7:064x}": ["file:///inbox/7.pdf"]}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "stored"),
+    [(".PDF", ".pdf"), (".html", ".html"), ("", ".bin"), (".研究报告", ".bin"), ("./../x", ".bin")],
+)
+def test_raw_originals_keep_only_plain_suffixes(suffix: str, stored: str, tmp_path: Path) -> None:
+    loc = resolve_location(str(tmp_path))
+    path = lake_io.raw_path(loc, "ab" * 32, None, suffix)
+    assert path == loc.join("raw", f"dt={lake_io.NULL_PARTITION}", "ab" * 32 + stored)

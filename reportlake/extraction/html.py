@@ -6,6 +6,7 @@ selectolax (Lexbor) parses without fetching anything: no external entities, no n
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -75,13 +76,38 @@ def _render(node: LexborNode, out: list[str]) -> None:
             _render(child, out)
 
 
-def html_to_text(html: str) -> str:
-    """The readable article text of a page, one paragraph per line."""
+def _embedded_sources(tree: LexborHTMLParser) -> list[str]:
+    """Where an <iframe>, <embed> or <object> pulls content from (a viewer, the PDF itself)."""
+    found = (
+        node.attributes.get("src") or node.attributes.get("data")
+        for node in tree.css("iframe, embed, object")
+    )
+    return [src.strip() for src in found if src and src.strip()]
+
+
+@dataclass(frozen=True)
+class Page:
+    """What an HTML page holds: its heading, its article text and the content it embeds."""
+
+    heading: str
+    body: str
+    embedded: list[str]
+
+    @property
+    def text(self) -> str:
+        """The article, headed by the page's heading unless the article starts with it."""
+        if self.heading and self.heading not in self.body[: len(self.heading) + 200]:
+            return f"{self.heading}\n{self.body}"
+        return self.body
+
+
+def read_page(html: str) -> Page:
+    """The heading, the readable article text (one paragraph per line) and embedded sources."""
     tree = LexborHTMLParser(html)
     title = tree.css_first("title")
-    title_text = title.text(strip=True) if title else ""
     h1 = tree.css_first("h1")
-    h1_text = h1.text(strip=True) if h1 else ""
+    heading = (h1.text(strip=True) if h1 else "") or (title.text(strip=True) if title else "")
+    embedded = _embedded_sources(tree)
     for node in tree.css(", ".join(_DROP_TAGS)):
         node.decompose()
     for node in tree.css("[class], [id], [role]"):
@@ -92,17 +118,30 @@ def html_to_text(html: str) -> str:
     if root is not None:
         _render(root, parts)
     lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in "".join(parts).split("\n")]
-    text = "\n".join(line for line in lines if line)
-    heading = h1_text or title_text
-    if heading and heading not in text[: len(heading) + 200]:
-        text = f"{heading}\n{text}"
-    return text
+    return Page(heading, "\n".join(line for line in lines if line), embedded)
+
+
+def _no_article(page: Page) -> ExtractionError:
+    shown = f" (only its title {page.heading[:60]!r})" if page.heading else ""
+    if page.embedded:
+        where = f"it embeds {page.embedded[0][:200]!r}"
+        more = f" and {len(page.embedded) - 1} more" if len(page.embedded) > 1 else ""
+        return ExtractionError(
+            f"HTML page has no article text{shown}; {where}{more} in a frame: fetch the report "
+            "from that address instead of this page"
+        )
+    return ExtractionError(
+        f"HTML page has no article text{shown} outside navigation and scripts (the report is "
+        "probably loaded by JavaScript): save the report itself (PDF, or the page as rendered "
+        "in a browser) instead"
+    )
 
 
 def extract_html(data: bytes) -> Document:
     """An HTML page (a web repost of a report)."""
     html, encoding = decode_text(data, declared=_declared_charset(data))
-    text = html_to_text(html)
-    if not text.strip():
-        raise ExtractionError("HTML page has no readable text outside navigation and scripts")
+    page = read_page(html)
+    if not page.body.strip():
+        raise _no_article(page)
+    text = page.text
     return Document(text=text, format="html", page_count=1, char_count=len(text), encoding=encoding)

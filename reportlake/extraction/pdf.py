@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pymupdf
+from numpy.typing import NDArray
 
 from reportlake.errors import ExtractionError
-from reportlake.extraction.text import plausible_share
+from reportlake.extraction.text import common_hanzi_share, hanzi_are_common, plausible_share
 from reportlake.models import Document
 
 # MuPDF prints repair warnings to stderr; our errors carry what a user needs instead.
@@ -16,10 +19,16 @@ pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
 MAX_PAGES = 2000
+LAYOUT_PAGES = 2  # pages checked for a sidebar beside the main text
+_TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT
 _MIN_CHARS_PER_PAGE = 20  # below this on average the PDF is a scan without a text layer
 _MIN_PLAUSIBLE = 0.9  # garbled text layers (fonts without ToUnicode) fall far below this
 _OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
+_SPACES = re.compile(r"\s+")
 _ROW_TOLERANCE = 1.0  # points: lines this close in y on both sides of a gap are table rows
+
+
+Reduce = Callable[..., NDArray[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -36,41 +45,52 @@ def find_gutter(lines: list[Line], width: float, height: float) -> float | None:
 
     A gutter is crossed by (almost) no line, has many lines on each side over a tall stretch
     of the page, and is not a table: table cells line up row by row across the gap, while a
-    sidebar and the main text have their own line pitches.
+    sidebar and the main text have their own line pitches. Every candidate x is judged at
+    once on arrays of the line boxes (rows: candidates, columns: lines).
     """
     if len(lines) < 8:
         return None
+    x0, y0, x1, y1 = (
+        np.array(v, dtype=float)
+        for v in zip(*((ln.x0, ln.y0, ln.x1, ln.y1) for ln in lines), strict=True)
+    )
+    xs = np.arange(int(width * 0.15), int(width * 0.85), 2, dtype=float)[:, None]
+    left, right = x1 <= xs, x0 >= xs
+    # Only where both sides have text: full-width text above or below may cross freely.
+    top = np.maximum(_masked(y0, left, np.min), _masked(y0, right, np.min))
+    bottom = np.minimum(_masked(y1, left, np.max), _masked(y1, right, np.max))
+    inside = (y0 >= top - 1) & (y1 <= bottom + 1)
+    crossing = (inside & (x0 < xs) & (xs < x1)).sum(axis=1)
+    beside = (y0 >= top - 1) & (y0 <= bottom)
+    left, right = left & beside, right & beside
+    n_left, n_right = left.sum(axis=1), right.sum(axis=1)
+    ok = (
+        (bottom - top >= 0.2 * height)[:, 0]
+        & (crossing <= np.maximum(1, inside.sum(axis=1) // 20))
+        & (n_left >= 4)
+        & (n_right >= 4)
+    )
+    rows = np.round(y0 / _ROW_TOLERANCE).astype(int)
     best: tuple[int, int, float] | None = None  # (crossing, -lines beside it, x)
-    for step in range(int(width * 0.15), int(width * 0.85), 2):
-        x = float(step)
-        left = [ln for ln in lines if ln.x1 <= x]
-        right = [ln for ln in lines if ln.x0 >= x]
-        if len(left) < 4 or len(right) < 4:
-            continue
-        # Only where both sides have text: full-width text above or below may cross freely.
-        top = max(min(ln.y0 for ln in left), min(ln.y0 for ln in right))
-        bottom = min(max(ln.y1 for ln in left), max(ln.y1 for ln in right))
-        if bottom - top < 0.2 * height:
-            continue
-        inside = [ln for ln in lines if ln.y0 >= top - 1 and ln.y1 <= bottom + 1]
-        crossing = sum(1 for ln in inside if ln.x0 < x < ln.x1)
-        if crossing > max(1, len(inside) // 20):
-            continue
-        left = [ln for ln in left if top - 1 <= ln.y0 <= bottom]
-        right = [ln for ln in right if top - 1 <= ln.y0 <= bottom]
-        if len(left) < 4 or len(right) < 4:
-            continue
-        rows = {round(ln.y0 / _ROW_TOLERANCE) for ln in right}
-        aligned = sum(
-            any(round(ln.y0 / _ROW_TOLERANCE) + d in rows for d in (-1, 0, 1)) for ln in left
-        )
-        if aligned > 0.6 * min(len(left), len(right)):
+    for i in np.flatnonzero(ok):
+        right_rows = set(rows[right[i]].tolist())
+        aligned = sum(any(r + d in right_rows for d in (-1, 0, 1)) for r in rows[left[i]].tolist())
+        if aligned > 0.6 * min(n_left[i], n_right[i]):
             continue  # a table: read it row by row
         # Fewest lines crossing, then the most lines on either side: the middle of the gap.
-        candidate = (crossing, -(len(left) + len(right)), x)
+        candidate = (int(crossing[i]), -int(n_left[i] + n_right[i]), float(xs[i, 0]))
         if best is None or candidate < best:
             best = candidate
     return best[2] if best else None
+
+
+def _masked(
+    values: NDArray[np.float64], mask: NDArray[np.bool_], reduce: Reduce
+) -> NDArray[np.float64]:
+    """``reduce`` of ``values`` per row of ``mask``; NaN for rows that select nothing."""
+    fill = np.inf if reduce is np.min else -np.inf
+    out = reduce(np.where(mask, values, fill), axis=1, keepdims=True)
+    return np.where(np.isinf(out), np.nan, out)
 
 
 def order_lines(lines: list[Line], gutter: float) -> list[Line]:
@@ -104,7 +124,15 @@ def order_lines(lines: list[Line], gutter: float) -> list[Line]:
     return ordered
 
 
+def _plain_text(page: pymupdf.Page) -> str:
+    """A page in MuPDF's own order (the content stream's: reading order for one column)."""
+    return "\n".join(
+        line.rstrip() for line in page.get_text(flags=_TEXT_FLAGS).splitlines() if line.strip()
+    )
+
+
 def _page_text(page: pymupdf.Page) -> str:
+    """A page in reading order, a sidebar kept whole ahead of the main text beside it."""
     lines: list[Line] = []
     for block in page.get_text("dict")["blocks"]:
         if block["type"] != 0:  # image blocks
@@ -161,21 +189,41 @@ def extract_pdf(data: bytes, *, max_pages: int = MAX_PAGES) -> Document:
                 "check it is a single report, not a merged archive"
             )
         try:
-            pages = [_page_text(page) for page in doc]
+            # The header sidebar (rating, analysts, related reports) is a first-page layout;
+            # the body pages are read in stream order, at the cost of plain extraction.
+            pages = [
+                _page_text(page) if page.number < LAYOUT_PAGES else _plain_text(page)
+                for page in doc
+            ]
         except (RuntimeError, ValueError) as exc:
             raise ExtractionError(f"PDF content is damaged ({exc}): fetch it again") from exc
-        page_count = doc.page_count
+        page_count, repaired = doc.page_count, doc.is_repaired
     text = "\n".join(pages)
-    visible = sum(not ch.isspace() for ch in text)
+    _check_text_layer(text, page_count, repaired=repaired)
+    return Document(text=text, format="pdf", page_count=page_count, char_count=len(text))
+
+
+def _check_text_layer(text: str, page_count: int, *, repaired: bool) -> None:
+    """Refuse text that is missing (a scan, or lost to damage) or unreadable (garbled fonts)."""
+    visible = len(_SPACES.sub("", text))
     if visible < _MIN_CHARS_PER_PAGE * page_count:
+        if repaired:  # MuPDF rebuilt a broken cross-reference table and found no text
+            raise ExtractionError(
+                f"PDF is damaged: its cross-reference table is broken and only {visible} "
+                f"characters on {page_count} pages could be recovered; fetch the file again"
+            )
         raise ExtractionError(
             f"PDF has no text layer ({visible} characters on {page_count} pages; a scanned "
             "image): it needs OCR before it can be ingested"
         )
     share = plausible_share(text)
     if share < _MIN_PLAUSIBLE:
-        raise ExtractionError(
-            f"PDF text is garbled ({1 - share:.0%} unreadable characters; its fonts lack a "
-            "Unicode map): ask for a PDF exported with embedded Unicode text, or OCR it"
-        )
-    return Document(text=text, format="pdf", page_count=page_count, char_count=len(text))
+        symptom = f"{1 - share:.0%} of its characters are not text"
+    elif not hanzi_are_common(text):
+        symptom = f"{1 - (common_hanzi_share(text) or 0.0):.0%} of its hanzi are rare ones"
+    else:
+        return
+    raise ExtractionError(
+        f"PDF text layer is unreadable, garbled ({symptom}): its fonts have no usable Unicode "
+        "map; it needs OCR, or ask the sender for a PDF exported with Unicode text"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from functools import cache
 
@@ -25,59 +26,78 @@ _MIN_PLAUSIBLE = 0.97  # share of characters that real report text is made of
 # as GBK, Shift-JIS read as UTF-16 ...) still give hanzi, but scattered over rare ones.
 _MIN_COMMON_HANZI = 0.85
 _MIN_HANZI_TO_JUDGE = 20
+_HANZI_SAMPLE_CHARS = 8000  # of text judged for common hanzi
 _CHAOS_TIE = 0.01  # charset-normalizer guesses this close are a tie
 _JUNK = frozenset({"Cc", "Cn", "Co", "Cs"})  # controls, unassigned, private use, surrogates
+# Regexes do the per-character work in C: a 10 MB page must not take seconds to judge.
+_HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")  # CJK unified ideographs and extension A
+_SPACE = re.compile(r"\s")
+_PLAUSIBLE = re.compile(
+    "[\x20-\x7e"  # ASCII
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\u3000-\u303f"  # CJK punctuation
+    "\uff00-\uffef"  # full-width forms
+    "\u2000-\u27bf"  # general punctuation, arrows, symbols, dingbats
+    "\u00a0-\u024f"  # Latin-1 and Latin extended
+    "\u0370-\u03ff"  # Greek (alpha, beta in finance)
+    "\u25a0-\u25ff]+"  # geometric shapes used as bullets
+)
+_ASCII_JUNK = re.compile("[\x00-\x08\x0e-\x1b\x7f]")  # ASCII controls that are not whitespace
+_ASCII_OR_SPACE = re.compile(r"[\x00-\x7f\s]+")
+_REPLACEMENT = "\ufffd"
 
 
 def plausible_share(text: str) -> float:
-    """Share of non-space characters that are common in reports (CJK, ASCII, punctuation)."""
-    total, good = 0, 0.0
-    for ch in text:
-        if ch.isspace():
-            continue
-        total += 1
-        code = ord(ch)
-        if (
-            0x20 <= code < 0x7F
-            or 0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
-            or 0x3000 <= code <= 0x303F  # CJK punctuation
-            or 0xFF00 <= code <= 0xFFEF  # full-width forms
-            or 0x2000 <= code <= 0x27BF  # general punctuation, arrows, symbols, dingbats
-            or 0x00A0 <= code <= 0x024F  # Latin-1 and Latin extended
-            or 0x0370 <= code <= 0x03FF  # Greek (alpha, beta in finance)
-            or 0x25A0 <= code <= 0x25FF  # geometric shapes used as bullets
-        ):
-            good += 1
-        elif unicodedata.category(ch) in _JUNK or ch == "\ufffd":
-            continue
-        else:
-            good += 0.5  # rare but legitimate (e.g. CJK extension A): counts half
-    return good / total if total else 0.0
+    """Share of non-space characters that are common in reports (CJK, ASCII, punctuation).
+
+    Rare but legitimate characters (CJK extension A ...) count half; controls, unassigned and
+    private-use code points and U+FFFD count nothing.
+    """
+    visible = _SPACE.sub("", text)
+    if not visible:
+        return 0.0
+    rest = _PLAUSIBLE.sub("", visible)  # usually a handful: judged one by one
+    good = len(visible) - len(rest)
+    rare = sum(1 for ch in rest if ch != _REPLACEMENT and unicodedata.category(ch) not in _JUNK)
+    return (good + rare / 2) / len(visible)
 
 
 def common_hanzi_share(text: str) -> float | None:
     """Share of hanzi that are common ones; None when there are too few hanzi to judge."""
-    hanzi = [ch for ch in text if _is_hanzi(ch)]
+    # A garbled font garbles every page: the first few thousand hanzi tell as well as all.
+    hanzi = _HANZI.findall(text, 0, _HANZI_SAMPLE_CHARS)
     if len(hanzi) < _MIN_HANZI_TO_JUDGE:
         return None
-    common = _common_hanzi()
-    return sum(ch in common for ch in hanzi) / len(hanzi)
+    return sum(map(_common_hanzi().__contains__, hanzi)) / len(hanzi)
 
 
 def looks_like_text(text: str) -> bool:
     """For a guessed codec: plausible characters throughout and, if any, mostly common hanzi."""
-    return plausible_share(text) >= _MIN_PLAUSIBLE and _hanzi_are_common(text)
+    return plausible_share(text) >= _MIN_PLAUSIBLE and hanzi_are_common(text)
+
+
+def _junk_count(text: str) -> tuple[int, int]:
+    """``(junk, visible)``: junk characters (controls, unassigned, private use, U+FFFD) among
+    the non-space ones."""
+    visible = len(text) - len(_SPACE.findall(text))
+    junk = len(_ASCII_JUNK.findall(text))
+    rest = _ASCII_OR_SPACE.sub("", text)  # the non-ASCII, non-space characters
+    junk += sum(ch == _REPLACEMENT or unicodedata.category(ch) in _JUNK for ch in rest)
+    return junk, visible
 
 
 def _is_clean(text: str) -> bool:
     """For a codec the bytes vouch for (UTF-8, a declaration): no run of junk characters."""
-    visible = [ch for ch in text if not ch.isspace()]
-    junk = sum(ch == "\ufffd" or unicodedata.category(ch) in _JUNK for ch in visible)
-    return junk <= len(visible) * (1 - _MIN_PLAUSIBLE) and _hanzi_are_common(text)
+    junk, visible = _junk_count(text)
+    return junk <= visible * (1 - _MIN_PLAUSIBLE) and hanzi_are_common(text)
 
 
-def _hanzi_are_common(text: str) -> bool:
-    """True unless there are enough hanzi to judge and too many of them are rare."""
+def hanzi_are_common(text: str) -> bool:
+    """True unless there are enough hanzi to judge and too many of them are rare.
+
+    Text decoded with the wrong codec, or a PDF font without a Unicode map, still yields hanzi,
+    but scattered over rare ones.
+    """
     share = common_hanzi_share(text)
     return share is None or share >= _MIN_COMMON_HANZI
 
@@ -100,10 +120,8 @@ def _common_hanzi() -> frozenset[str]:
     return frozenset(ch for ch in chars if _is_hanzi(ch))
 
 
-def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    """UTF-16 text without a BOM shows NUL bytes at every other offset for ASCII-heavy text."""
-    if len(data) < 4 or len(data) % 2:
-        return None
+def _utf16_nul_side(data: bytes) -> str | None:
+    """The UTF-16 codec whose ASCII characters put NUL bytes on one side only, if any."""
     even, odd = data[0::2], data[1::2]
     for nuls, others, codec in (
         (odd.count(0), even.count(0), "utf-16-le"),
@@ -111,8 +129,33 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     ):
         # Digits, spaces and newlines put NULs on one side only; binary data scatters them.
         if nuls > len(data) // 40 and others <= nuls // 50:
-            text = _strict(data, codec)
-            return (text, codec) if text is not None and looks_like_text(text) else None
+            return codec
+    return None
+
+
+def _refuse_cut_utf16(data: bytes) -> None:
+    """An odd number of bytes that reads as UTF-16 without its last byte: a cut-off file."""
+    whole = data[:-1]
+    codec = _utf16_nul_side(whole)
+    text = _strict(whole, codec) if codec else None
+    if codec and text is not None and looks_like_text(text):
+        raise ExtractionError(
+            f"file is {codec.upper()} text without a byte-order mark but has an odd number of "
+            "bytes, so its end is cut off: fetch it again, or save it as UTF-8"
+        )
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text without a BOM shows NUL bytes at every other offset for ASCII-heavy text."""
+    if len(data) < 4:
+        return None
+    if len(data) % 2:
+        _refuse_cut_utf16(data)
+        return None
+    codec = _utf16_nul_side(data)
+    if codec is not None:
+        text = _strict(data, codec)
+        return (text, codec) if text is not None and looks_like_text(text) else None
     # CJK-only UTF-16 has no NULs: accept it only if it reads as common hanzi throughout.
     for codec in ("utf-16-le", "utf-16-be"):
         text = _strict(data, codec)
@@ -120,7 +163,7 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
             text is not None
             and looks_like_text(text)
             and common_hanzi_share(text) is not None
-            and sum(_is_hanzi(ch) for ch in text) > len(text) // 2
+            and len(_HANZI.findall(text)) > len(text) // 2
         ):
             return text, codec
     return None
@@ -177,6 +220,31 @@ def _charset_normalizer_guess(data: bytes) -> tuple[str, str]:
     return str(best), best.encoding
 
 
+def _decode_marked(body: bytes, codec: str) -> tuple[str, str]:
+    """Text after a byte-order mark: the mark is a declaration, so bytes against it are refused."""
+    text = _strict(body, codec)
+    if text is not None:
+        return text, codec
+    actual = _legacy_chinese(body)
+    reads_as = f" (the rest reads as {actual[1].upper()})" if actual else ""
+    raise ExtractionError(
+        f"file starts with a {codec.upper()} byte-order mark but is not valid {codec.upper()}"
+        f"{reads_as}: it is damaged or mislabelled; save it again as UTF-8"
+    )
+
+
+def _refuse_lossy_conversion(text: str) -> None:
+    """Valid UTF-8 full of U+FFFD: converted from another encoding with errors, text lost."""
+    replaced = text.count(_REPLACEMENT)
+    _, visible = _junk_count(text)
+    if replaced > visible * (1 - _MIN_PLAUSIBLE):
+        raise ExtractionError(
+            f"text was converted from another encoding with errors: {replaced} characters are "
+            "replacement marks (U+FFFD, shown as 锟斤拷 by GBK viewers) and the original "
+            "characters are lost; get the original file and save the file as UTF-8 from it"
+        )
+
+
 def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
     """Return ``(text, encoding)``; raise ExtractionError rather than guess wrong.
 
@@ -187,13 +255,7 @@ def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
         raise ExtractionError("file is empty: nothing to ingest")
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            text = _strict(data[len(bom) :], codec)
-            if text is None:
-                raise ExtractionError(
-                    f"file starts with a {codec} byte-order mark but is not valid {codec}: "
-                    "it is damaged or mislabelled; save it again as UTF-8"
-                )
-            return text, codec
+            return _decode_marked(data[len(bom) :], codec)
     if declared:
         # Pages declaring GB2312/GBK use GB18030-only characters too; browsers read them so.
         codec = "gb18030" if declared.lower() in {"gb2312", "gbk", "x-gbk"} else declared
@@ -202,13 +264,18 @@ def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
             return text, codecs.lookup(codec).name
     # NUL bytes are valid UTF-8, so UTF-8 only counts without them (else UTF-16 is likelier).
     text = _strict(data, "utf-8")
-    if text is not None and "\x00" not in text and _is_clean(text):
-        return text, "utf-8"
+    if text is not None and "\x00" not in text:
+        if _is_clean(text):
+            return text, "utf-8"
+        _refuse_lossy_conversion(text)
     utf16 = _utf16_without_bom(data)
     if utf16 is not None:
         return utf16
     if data.count(0) > len(data) // 100:
-        raise ExtractionError("file is binary (NUL bytes), not text: check its type")
+        raise ExtractionError(
+            "file is binary (NUL bytes), not text: check what the source sent, or fix the "
+            "file extension"
+        )
     return _legacy_chinese(data) or _charset_normalizer_guess(data)
 
 

@@ -10,6 +10,7 @@ from reportlake.parsing.normalize import CJK, COLON, Prepared
 from reportlake.vocab import brokers, industries, lexicon, rating_words, words
 
 _TAG = re.compile(r"^\s*【[^】]{1,20}】\s*")
+_SAC_NUMBER = re.compile(r"S\d{13}")
 _TITLE_REJECTS = words("title_rejects")
 _RATING_LINE = re.compile(
     "^[【\\[]?(?:"
@@ -67,6 +68,8 @@ def _is_title(line: str) -> bool:
     if cjk < 6 or len(line) > 120 or "@" in line:
         return False
     if any(w in line for w in _TITLE_REJECTS) or _RATING_LINE.match(line):
+        return False
+    if _SAC_NUMBER.search(line):  # an analyst line: 欧阳思亮(S0160518050017)
         return False
     if re.fullmatch(rf"(?:{_industry_pattern().pattern})(?:产业|行业|板块)*", line):
         return False

@@ -28,10 +28,11 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import ValidationError
 
 from reportlake.errors import BadInputError, MetadataError
 from reportlake.http import HttpResponse, PoliteClient, RetryableResponseError, allowed_origin
-from reportlake.models import RatingAction, SourceMetadata
+from reportlake.models import RatingAction, SourceMetadata, field_problems
 from reportlake.settings import Settings
 from reportlake.sources import FetchedItem, SourceItem, Window
 from reportlake.vocab import canonical_broker
@@ -124,17 +125,22 @@ def record_metadata(record: Mapping[str, Any], pdf_url: str) -> SourceMetadata:
             f"listing record {info_code} has an unreadable publishDate {published!r}"
         ) from exc
     broker = _text(record.get("orgSName")) or _text(record.get("orgName"))
-    return SourceMetadata(
-        title=title,
-        broker=canonical_broker(broker) if broker else None,
-        publish_date=publish_date,
-        source_url=pdf_url,
-        industry=_text(record.get("industryName")) or _text(record.get("indvInduName")),
-        rating=_text(record.get("sRatingName")) or _text(record.get("emRatingName")),
-        rating_action=RATING_CHANGES.get(_text(record.get("ratingChange")) or ""),
-        authors=record_authors(record),
-        source_id=info_code,
-    )
+    try:
+        return SourceMetadata(
+            title=title,
+            broker=canonical_broker(broker) if broker else None,
+            publish_date=publish_date,
+            source_url=pdf_url,
+            industry=_text(record.get("industryName")) or _text(record.get("indvInduName")),
+            rating=_text(record.get("sRatingName")) or _text(record.get("emRatingName")),
+            rating_action=RATING_CHANGES.get(_text(record.get("ratingChange")) or ""),
+            authors=record_authors(record),
+            source_id=info_code,
+        )
+    except ValidationError as exc:
+        raise MetadataError(
+            f"listing record {info_code} has invalid fields: {field_problems(exc)}"
+        ) from exc
 
 
 def record_authors(record: Mapping[str, Any]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import posixpath
 from collections.abc import Iterator
@@ -10,18 +11,38 @@ import pyarrow.fs as pafs
 from pydantic import ValidationError
 
 from reportlake.errors import BadInputError, MetadataError, TransientError
-from reportlake.models import SourceMetadata
+from reportlake.models import SourceMetadata, field_problems
 from reportlake.sources import FetchedItem, SourceItem, Window, check_size
-from reportlake.storage import Location, exists, read_bytes
+from reportlake.storage import Location, UnsafePathError, check_path_part, exists, read_bytes
+from reportlake.vocab import broker_by_alias
 
 SIDECAR_SUFFIX = ".meta.json"
+
+
+def is_hidden(relative: str) -> bool:
+    """A file being uploaded (``.name.part``) or a dot file: not a report, not listed."""
+    return any(part.startswith(".") and part not in {".", ".."} for part in relative.split("/"))
+
+
+def name_problem(relative: str) -> str | None:
+    """Why a file's path (relative to the inbox or landing prefix) is refused, or None.
+
+    Control characters break logs, CSV exports and shell tools downstream; a ``..`` segment
+    sends a copy made with the name outside its folder. Such a file is never read.
+    """
+    try:
+        check_path_part(relative)
+    except UnsafePathError as exc:
+        return f"unsafe file name: {exc.reason}; rename the file"
+    return None
 
 
 class InboxSource:
     """Every file under the inbox root except hidden files and ``<file>.meta.json`` sidecars.
 
     Files of unsupported types are still listed: extraction quarantines them with the reason,
-    so nothing a vendor drops in the inbox is silently ignored.
+    so nothing a vendor drops in the inbox is silently ignored. Files with unsafe names are
+    listed with the reason as ``error``: the pipeline quarantines them without reading them.
     """
 
     name = "inbox"
@@ -43,7 +64,7 @@ class InboxSource:
             relative = posixpath.relpath(info.path, self.location.root)
             if info.type != pafs.FileType.File or info.base_name.endswith(SIDECAR_SUFFIX):
                 continue
-            if any(part.startswith(".") for part in relative.split("/")):
+            if is_hidden(relative):
                 continue
             yield SourceItem(
                 uri=self.location.uri_of(info.path),
@@ -52,6 +73,7 @@ class InboxSource:
                 size=info.size,
                 # A file replaced under the same name is looked at again.
                 version=f"{info.size}-{info.mtime_ns}",
+                error=name_problem(relative),
             )
 
     def close(self) -> None:
@@ -75,7 +97,13 @@ class InboxSource:
         return FetchedItem(item=item, data=data, metadata=metadata)
 
     def _metadata(self, path: str) -> SourceMetadata:
-        if not exists(self.location, path):
+        try:
+            present = exists(self.location, path)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return SourceMetadata()  # the report's name is too long for a sidecar beside it
+            raise TransientError(f"looking for the sidecar {path}: {exc}") from exc
+        if not present:
             return SourceMetadata()
         return parse_sidecar(read_bytes(self.location, path), posixpath.basename(path))
 
@@ -84,12 +112,26 @@ def parse_sidecar(raw: bytes, name: str) -> SourceMetadata:
     """Read a ``<file>.meta.json`` sidecar; raise MetadataError saying what is wrong with it."""
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MetadataError(f"sidecar {name} is not valid UTF-8 JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise MetadataError(
+            f"sidecar {name} is not valid UTF-8 JSON: byte {exc.start} is not UTF-8; save the "
+            "sidecar as UTF-8"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise MetadataError(
+            f"sidecar {name} is not valid UTF-8 JSON: {exc.msg} at line {exc.lineno} column "
+            f'{exc.colno}; fix it to an object like {{"title": "...", "publish_date": '
+            '"2024-12-30"}'
+        ) from exc
     if not isinstance(value, dict):
         raise MetadataError(f"sidecar {name} must hold a JSON object, not {type(value).__name__}")
     try:
-        return SourceMetadata.model_validate(value)
+        metadata = SourceMetadata.model_validate(value)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise MetadataError(f"sidecar {name} has invalid fields: {problems}") from exc
+        raise MetadataError(f"sidecar {name} has invalid fields: {field_problems(exc)}") from exc
+    if metadata.broker is not None and broker_by_alias(metadata.broker) is None:
+        raise MetadataError(
+            f"sidecar {name} names an unknown broker {metadata.broker!r}: write a name or alias "
+            "listed in reportlake/data/brokers.csv, or add the broker there"
+        )
+    return metadata

@@ -14,11 +14,15 @@ from urllib.parse import urlparse
 from reportlake.errors import BadInputError, ConfigurationError, MetadataError, TransientError
 from reportlake.models import SourceMetadata
 from reportlake.sources import FetchedItem, SourceItem, Window, check_size
-from reportlake.sources.inbox import SIDECAR_SUFFIX, parse_sidecar
+from reportlake.sources.inbox import SIDECAR_SUFFIX, is_hidden, name_problem, parse_sidecar
 
 
 class S3LandingSource:
-    """Every object under the landing prefix except ``.meta.json`` sidecars and hidden keys."""
+    """Every object under the landing prefix except ``.meta.json`` sidecars and hidden keys.
+
+    Keys that are unsafe as names (control characters, ``..`` segments) are listed with the
+    reason as ``error``: the pipeline quarantines them without reading them.
+    """
 
     name = "s3"
 
@@ -42,9 +46,7 @@ class S3LandingSource:
                     key: str = obj["Key"]
                     name = posixpath.basename(key)
                     relative = key[len(prefix) :]
-                    if not name or key.endswith(SIDECAR_SUFFIX):
-                        continue
-                    if any(part.startswith(".") for part in relative.split("/")):
+                    if not name or key.endswith(SIDECAR_SUFFIX) or is_hidden(relative):
                         continue
                     yield SourceItem(
                         uri=f"s3://{self.bucket}/{key}",
@@ -52,6 +54,7 @@ class S3LandingSource:
                         key=key,
                         size=int(obj["Size"]),
                         version=str(obj["ETag"]).strip('"'),
+                        error=name_problem(relative),
                     )
         except (BotoCoreError, ClientError) as exc:
             raise TransientError(f"listing s3://{self.bucket}/{prefix}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Benchmarks of the ingest pipeline against hand-written baselines (``make bench``)."""
