@@ -364,11 +364,6 @@ def test_inbox_names_that_could_escape_are_quarantined_not_read(tmp_path: Path) 
     assert items["a\nb.pdf"].error and items["report\u202efdp.pdf"].error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the inbox follows symbolic links out of itself (fix in sources/inbox.py: refuse "
-    "entries whose real path is outside the inbox, see docs/reliability.md)",
-)
 def test_a_symlink_out_of_the_inbox_is_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

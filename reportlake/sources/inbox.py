@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import posixpath
 from collections.abc import Iterator
+from functools import cached_property
 
 import pyarrow.fs as pafs
 from pydantic import ValidationError
@@ -73,8 +75,24 @@ class InboxSource:
                 size=info.size,
                 # A file replaced under the same name is looked at again.
                 version=f"{info.size}-{info.mtime_ns}",
-                error=name_problem(relative),
+                error=name_problem(relative) or self._outside(info.path),
             )
+
+    def _outside(self, path: str) -> str | None:
+        """Why a local entry is refused: a symbolic link that leads out of the inbox."""
+        if not self.location.is_local:
+            return None
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, self._real_root]) == self._real_root:
+            return None
+        return (
+            f"symbolic link out of the inbox (to {real}): the inbox reads only its own files; "
+            "copy the report into it"
+        )
+
+    @cached_property
+    def _real_root(self) -> str:
+        return os.path.realpath(self.location.root)
 
     def close(self) -> None:
         """Nothing to release: the filesystem or client is shared."""
