@@ -62,7 +62,7 @@ def ingest(
         typer.Option(
             min=0,
             help="Worker processes extracting batches side by side; 0: in this process "
-            "[REPORTLAKE_WORKERS, default: one per core].",
+            "[REPORTLAKE_WORKERS, default: cores - 1].",
         ),
     ] = None,
     dask_address: Annotated[

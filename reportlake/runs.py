@@ -40,24 +40,33 @@ if TYPE_CHECKING:
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def open_lake(settings: Settings) -> Location:
+def open_location(settings: Settings, uri: str) -> Location:
+    """A lake or inbox URI on the configured object store, with the configured credentials."""
     return resolve_location(
-        settings.lake, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        uri,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+        credentials_block=settings.s3_credentials_block,
     )
 
 
+def open_lake(settings: Settings) -> Location:
+    return open_location(settings, settings.lake)
+
+
 def open_s3_client(settings: Settings) -> Any:
-    return s3_client(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    return s3_client(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        credentials_block=settings.s3_credentials_block,
+    )
 
 
 def open_source(settings: Settings) -> Source:
     """The source named by ``settings.source``."""
     max_bytes = int(settings.max_file_mb * 2**20)
     if settings.source == "inbox":
-        location = resolve_location(
-            settings.inbox, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
-        )
-        return InboxSource(location, max_bytes=max_bytes)
+        return InboxSource(open_location(settings, settings.inbox), max_bytes=max_bytes)
     if settings.source == "s3":
         if not settings.landing:
             raise ConfigurationError(

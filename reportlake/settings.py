@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="Worker processes extracting and parsing batches side by side (default: "
-        "one per core; 0: in the flow's own process); with a Dask cluster, the batches in "
-        "flight on it.",
+        "one per core but one, which the flow's process uses; 0: in the flow's own process); "
+        "with a Dask cluster, the batches in flight on it.",
     )
     dask_address: str | None = Field(
         default=None,
@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     def parallelism(self) -> int:
         """How many batches are extracted at once."""
         if self.workers is None:
-            return os.cpu_count() or 1
+            # One core is the flow's: it validates and writes, and parses for a single worker.
+            return max(1, (os.cpu_count() or 1) - 1)
         return max(1, self.workers)
 
     @classmethod

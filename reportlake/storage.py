@@ -37,16 +37,16 @@ import pyarrow.parquet as pq
 from reportlake.errors import BadInputError, ConfigurationError
 from reportlake.settings import Settings
 
-# Attempts per S3 request (the first one included) on throttling, 5xx, resets and timeouts.
-# pyarrow's SDK backs off 25 ms, 50 ms, 100 ms, ...; botocore's standard mode up to 20 s.
+# Attempts per S3 request (the first one included) on throttling, 5xx, resets and timeouts:
+# pyarrow's SDK backs off exponentially from tens of milliseconds (about 6 s over all of them),
+# botocore's standard mode from 50 ms (1 s after throttling) up to 20 s. Above that, the flow's
+# tasks retry whole batches.
 S3_MAX_ATTEMPTS = 8
 S3_CONNECT_TIMEOUT_S = 5.0
 S3_REQUEST_TIMEOUT_S = 60.0
 NAME_MAX_BYTES = 255  # the longest file name a local filesystem takes (ext4, xfs, tmpfs)
 # Control characters (C0, DEL, C1) and the invisible marks that reorder text on screen.
 _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 # A session token as botocore and urllib3 log it: a header, a canonical request line, a query.
 _SESSION_TOKEN = re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\"\s,}&]+")
 _AWS_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
@@ -62,8 +62,9 @@ def check_path_part(part: str) -> list[str]:
     """The segments of one ``part`` of a path (``a/b`` is two); raise if any is unsafe.
 
     Refused: NUL and other control characters, an absolute part, ``..`` and ``.`` segments
-    (also as full-width or other look-alike dots, which NFKC folds to dots), segments longer
-    than a file name may be. Empty segments (``a//b``) are dropped.
+    (also as full-width or other look-alike dots, which NFKC folds to dots), backslashes (a
+    separator once the lake is copied to Windows), segments longer than a file name may be.
+    Empty segments (``a//b``) are dropped.
     """
     if not isinstance(part, str):
         raise UnsafePathError(f"path part {part!r} is not a string")

@@ -138,3 +138,17 @@ def assert_files_readable(lake: str, endpoint: str | None = None) -> int:
         pq.read_table(info.path, filesystem=loc.fs)
         count += 1
     return count
+
+
+def assert_interrupted_cleanly(
+    lake: str, source: str, clean: Snapshot, endpoint: str | None = None
+) -> tuple[Snapshot, int]:
+    """What a killed or failed run left: a part of the clean lake, readable, state in step.
+
+    Returns the lake's snapshot and how many keys its state holds.
+    """
+    partial = snapshot(lake, endpoint)
+    assert_part_of(partial, clean)
+    keys = assert_state_follows_data(lake, source, partial, endpoint)
+    assert_files_readable(lake, endpoint)
+    return partial, keys

@@ -10,7 +10,8 @@ Clients are pointed at ``proxy.url`` instead of the store. A chosen share of the
   answering (the client cannot tell whether its write happened);
 - ``delay``: the store's answer arrives late.
 
-``configure(rate=..., kinds=..., seed=...)`` changes that at any time (rate 0: a plain proxy).
+``configure(rate=..., kinds=..., seed=...)`` changes that at any time (rate 0: a plain proxy);
+``script(kind, ...)`` gives the next requests these faults, whatever the rate.
 ``stop_after(n)`` lets ``n`` more requests through and then goes away (the listening socket
 closes, open connections are reset); ``stop()`` does that at once, ``restart()`` listens again
 on the same port. ``stats`` counts requests, faults by kind and the access key ids that signed
@@ -73,12 +74,13 @@ class FaultProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.rate = 0.0
         self.kinds: tuple[str, ...] = FAULT_KINDS
-        self.delay_s = (0.05, 0.4)
+        self.delay_s = (0.02, 0.2)
         self.stats = ProxyStats()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._down = threading.Event()
         self._left: int | None = None  # requests still let through before going away
+        self._script: list[str] = []  # faults for the next requests, in order
         self._port = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -107,6 +109,14 @@ class FaultProxy:
                 self._rng = random.Random(seed)
             if delay_s is not None:
                 self.delay_s = delay_s
+
+    def script(self, *kinds: str) -> None:
+        """Answer the next ``len(kinds)`` requests with these faults."""
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}")
+        with self._lock:
+            self._script.extend(kinds)
 
     def reset_stats(self) -> ProxyStats:
         with self._lock:
@@ -182,11 +192,14 @@ class FaultProxy:
                     threading.Thread(target=self._close, args=(httpd, thread), daemon=True).start()
                     return "down"
                 self._left -= 1
-            if self.rate and self._rng.random() < self.rate:
+            kind: str | None = None
+            if self._script:
+                kind = self._script.pop(0)
+            elif self.rate and self._rng.random() < self.rate:
                 kind = self._rng.choice(self.kinds)
+            if kind is not None:
                 self.stats.faults[kind] += 1
-                return kind
-            return None
+            return kind
 
     def _delay(self) -> float:
         with self._lock:

@@ -8,14 +8,19 @@ does not have.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 
+from reportlake.state import load_cursor
+from reportlake.storage import resolve_location
 from tests import lakecheck
 from tests.conftest import EXAMPLES_INBOX, FAULT_RUN_ENV, ingest_argv, listing_env
 from tests.fault_run import ForkServer, new_plan
@@ -99,30 +104,52 @@ def test_killed_run_on_s3_then_rerun_equals_a_clean_run(
     assert "lake/_state/lease.json" not in keys, "the lease is released after the run"
 
 
-def test_a_backfill_overlapping_a_scheduled_run_ends_with_a_clean_runs_lake(
-    fork_server: ForkServer, tmp_path: Path, record_property: pytest.RecordProperty
-) -> None:
-    """``reportlake backfill`` of 05-04..05-11 while the run scheduled for 05-14 ingests its
-    window (the source's last week, or from the cursor a backfill chunk moved): together they
-    cover 05-04..05-14, which the clean run ingests at once."""
-    ingest = ["ingest", "--source", "eastmoney", "--no-example-query", "--until", "2023-05-14"]
-    backfill = ["backfill", "--source", "eastmoney", "--start", "2023-05-04", "--end"]
-    backfill += ["2023-05-11", "--lake"]
-    clean, lake = str(tmp_path / "clean"), str(tmp_path / "lake")
+# The listing from 05-04 to 05-14 (15 reports): what the run scheduled for 05-14 lists, given
+# the source's default week or a cursor a backfill chunk moved, plus the backfill's days.
+INGEST = ["ingest", "--source", "eastmoney", "--no-example-query", "--until", "2023-05-14"]
+SINCE = ["--since", "2023-05-04"]
+
+
+@dataclass
+class Listing:
+    server: ListingServer
+    env: dict[str, str]
+    clean: str  # the lake of one run over 05-04..05-14
+
+
+@pytest.fixture(scope="module")
+def listing(fork_server: ForkServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listing]:
     with ListingServer({1: fixture_records()}) as server:
         env = {**listing_env(server.base_url), "REPORTLAKE_WORKERS": "0"}
-        done = fork_server.run([*ingest, "--since", "2023-05-04", "--lake", clean], env=env)
+        clean = str(tmp_path_factory.mktemp("listing") / "clean")
+        done = fork_server.run([*INGEST, *SINCE, "--lake", clean], env=env)
         assert done.returncode == 0, done.output[-3000:]
-        pids = [fork_server.start([*backfill, lake], env=env)]
-        pids.append(fork_server.start([*ingest, "--lake", lake], env=env))
-        runs = [fork_server.wait(pid) for pid in pids]
+        yield Listing(server, env, clean)
+
+
+def assert_same_as_clean(lake: str, listing: Listing) -> lakecheck.Snapshot:
+    want = lakecheck.snapshot(listing.clean)
+    lakecheck.assert_same_lake(lakecheck.snapshot(lake), want)
+    keys = lakecheck.committed_keys(listing.clean, "eastmoney")
+    assert lakecheck.committed_keys(lake, "eastmoney") == keys
+    return want
+
+
+def test_a_backfill_overlapping_a_scheduled_run_ends_with_a_clean_runs_lake(
+    fork_server: ForkServer,
+    listing: Listing,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+) -> None:
+    """``reportlake backfill`` of 05-04..05-11 beside the run scheduled for 05-14."""
+    lake = str(tmp_path / "lake")
+    backfill = ["backfill", "--source", "eastmoney", "--start", "2023-05-04", "--end"]
+    pids = [fork_server.start([*backfill, "2023-05-11", "--lake", lake], env=listing.env)]
+    pids.append(fork_server.start([*INGEST, "--lake", lake], env=listing.env))
+    runs = [fork_server.wait(pid) for pid in pids]
     assert [r.returncode for r in runs] == [0, 0], [r.output[-3000:] for r in runs]
     assert runs[0].output.count("completed") == 8, runs[0].output[-3000:]
-    want = lakecheck.snapshot(clean)
-    lakecheck.assert_same_lake(lakecheck.snapshot(lake), want)
-    assert lakecheck.committed_keys(lake, "eastmoney") == lakecheck.committed_keys(
-        clean, "eastmoney"
-    )
+    want = assert_same_as_clean(lake, listing)
     line = (
         f"backfill of 8 days beside an overlapping scheduled run: both completed in "
         f"{runs[0].seconds:.0f}s and {runs[1].seconds:.0f}s; lake equal to a clean run "
@@ -130,3 +157,20 @@ def test_a_backfill_overlapping_a_scheduled_run_ends_with_a_clean_runs_lake(
     )
     print(line)
     record_property("summary", line)
+
+
+def test_a_run_killed_writing_its_cursor_then_rerun_equals_a_clean_run(
+    fork_server: ForkServer, listing: Listing, tmp_path: Path
+) -> None:
+    """Every batch is committed; the cursor write is cut off; the rerun only moves the cursor."""
+    lake = str(tmp_path / "lake")
+    argv = [*INGEST, *SINCE, "--lake", lake]
+    env = {**listing.env, **FAULT_RUN_ENV}
+    cut = new_plan("write_bytes_atomic:cursor", 1, "during")
+    killed = fork_server.run(argv, env=env, kill=cut)
+    assert killed.returncode == -9, killed.output[-3000:]
+    assert load_cursor(resolve_location(lake), "eastmoney") is None
+    rerun = fork_server.run(argv, env=env)
+    assert rerun.returncode == 0 and rerun.number("written") == 0, rerun.output[-3000:]
+    assert_same_as_clean(lake, listing)
+    assert load_cursor(resolve_location(lake), "eastmoney") == dt.date(2023, 5, 14)

@@ -255,17 +255,13 @@ def test_a_malformed_secret_block_is_refused_without_quoting_it(
     assert not leaks(str(exc.value)) and exc.value.__cause__ is None
 
 
-def test_a_missing_secret_block_names_the_block_and_what_to_do(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def unreachable(block: str) -> object:
-        raise ConfigurationError(f"could not load the Prefect Secret block {block!r}")
-
+@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_missing_secret_block_names_the_block_and_what_to_do() -> None:
     storage._load_credentials.cache_clear()
-    monkeypatch.setattr(storage, "_read_secret_block", unreachable)
-    with pytest.raises(ConfigurationError, match="'no-such-block'"):
+    with pytest.raises(ConfigurationError, match="Secret block 'no-such-block'") as exc:
         resolve_location("s3://bucket/lake", credentials_block="no-such-block")
-    storage._load_credentials.cache_clear()
+    assert "REPORTLAKE_S3_CREDENTIALS_BLOCK" in str(exc.value)
 
 
 def test_endpoint_urls_with_credentials_in_them_are_refused() -> None:
@@ -532,23 +528,16 @@ def test_html_with_external_entities_and_resources_stays_inert(
     assert no_io == [], "extraction touched the network or a file"
 
 
-def test_pdf_links_scripts_and_attachments_stay_inert(no_io: list[str]) -> None:
+def test_pdf_links_and_attachments_stay_inert(no_io: list[str]) -> None:
     doc = pymupdf.open()
     page = doc.new_page()
-    page.insert_text((72, 72), "Report 2024", fontsize=14)
-    link = {
-        "kind": pymupdf.LINK_URI,
-        "uri": "http://127.0.0.1:9/x",
-        "from": pymupdf.Rect(0, 0, 99, 99),
-    }
-    page.insert_link(link)
+    for line in range(30):
+        page.insert_text((72, 72 + 20 * line), f"Quarterly sector review, paragraph {line}.")
+    target = pymupdf.Rect(0, 0, 99, 99)
+    page.insert_link({"kind": pymupdf.LINK_URI, "uri": "http://127.0.0.1:9/x", "from": target})
     doc.embfile_add("passwd", b"root:x:0:0:root:/root:/bin/bash\n")
     doc.set_metadata({"title": "file:///etc/passwd"})
-    data = doc.tobytes()
-    try:
-        document = extract(data, filename="report.pdf")
-        text = document.text
-    except BadInputError:
-        text = ""  # too little text to be a report: refused, and still nothing touched
-    assert "root:x" not in text
+    document = extract(doc.tobytes(), filename="report.pdf")
+    assert "Quarterly sector review" in document.text
+    assert "root:x" not in document.text
     assert no_io == [], "extraction touched the network or a file"
