@@ -373,6 +373,25 @@ def test_a_symlink_out_of_the_inbox_is_not_followed(tmp_path: Path) -> None:
         assert item.error, f"{item.key} is outside the inbox and must be refused"
 
 
+def test_a_symlink_swapped_in_after_listing_or_as_a_sidecar_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "report.txt").write_text("研究报告正文" * 20, encoding="utf-8")
+    (inbox / "report.txt.meta.json").symlink_to(outside / "secret.txt")
+    (inbox / "later.txt").write_text("placeholder", encoding="utf-8")
+    source = InboxSource(resolve_location(str(inbox)), max_bytes=2**20)
+    items = {item.name: item for item in source.list_items()}
+    fetched = source.fetch(items["report.txt"])
+    assert fetched.metadata_error and "symbolic link out of the inbox" in fetched.metadata_error
+    (inbox / "later.txt").unlink()
+    (inbox / "later.txt").symlink_to(outside / "secret.txt")
+    with pytest.raises(BadInputError, match="symbolic link out of the inbox"):
+        source.fetch(items["later.txt"])
+
+
 # --- HTTP: configured hosts only, bounded in size and time ------------------------------------
 
 

@@ -100,6 +100,9 @@ class InboxSource:
     def fetch(self, item: SourceItem) -> FetchedItem:
         path = item.key
         check_size(item, self.max_bytes)
+        outside = self._outside(path)  # again: a link may have been swapped in since listing
+        if outside:
+            raise BadInputError(outside, stage="fetch")
         try:
             data = read_bytes(self.location, path)
         except FileNotFoundError as exc:
@@ -123,6 +126,9 @@ class InboxSource:
             raise TransientError(f"looking for the sidecar {path}: {exc}") from exc
         if not present:
             return SourceMetadata()
+        outside = self._outside(path)
+        if outside:
+            raise MetadataError(f"sidecar {posixpath.basename(path)}: {outside}")
         return parse_sidecar(read_bytes(self.location, path), posixpath.basename(path))
 
 
