@@ -150,7 +150,7 @@ def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) ->
                 params = {"settings": shared, "items": batch, "parse": parse}
                 pending.append(runner.submit(extract_batch, params))
 
-        for _ in range(slots + 1):
+        for _ in range(max(1, slots) + 1):  # one batch ahead of each extraction
             submit_next()
         while pending:
             with timed(timings, "wait"):

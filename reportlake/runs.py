@@ -176,32 +176,33 @@ def open_known(settings: Settings) -> KnownReports:
     return KnownReports(known)
 
 
-def parse_in_workers(settings: Settings, slots: int) -> bool:
-    """Whether batches are parsed where they are extracted, or in the flow's process.
-
-    With one extraction slot the flow's process would sit idle between commits: it parses
-    while the worker extracts the next batch (two stages on two cores). With more slots, or a
-    cluster, the workers parse too, or the flow's process would hold them all back.
-    """
-    return slots > 1 or settings.dask_address is not None
-
-
 def extraction_slots(settings: Settings, batches: int) -> int:
-    """How many of a run's ``batches`` are extracted at once.
+    """How many of a run's ``batches`` are extracted at once; 0: in the flow's own process.
 
-    One for a single batch or ``workers=0`` (extracted in the flow's own process: starting
-    worker processes costs seconds, more than they save on one batch).
+    In the flow's process with ``workers`` 0 or a single batch: starting worker processes
+    costs seconds, more than they save on one batch. A Dask cluster always gets the batches.
     """
     if settings.dask_address:
         return settings.parallelism
     if settings.workers == 0 or batches <= 1:
-        return 1
+        return 0
     return min(settings.parallelism, batches)
+
+
+def parse_in_workers(settings: Settings, slots: int) -> bool:
+    """Whether batches are parsed where they are extracted, or in the flow's process.
+
+    With one worker the flow's process would sit idle between commits: it parses while the
+    worker extracts the next batch (two stages on two cores). With more workers, or a cluster,
+    the workers parse too, or the flow's process would hold them all back.
+    """
+    return slots != 1 or settings.dask_address is not None
 
 
 def worker_settings(settings: Settings, slots: int) -> Settings:
     """Settings for one of ``slots`` batches extracted at once: they share the HTTP rate."""
-    return settings.model_copy(update={"http_rate_per_s": settings.http_rate_per_s / slots})
+    share = settings.http_rate_per_s / max(1, slots)
+    return settings.model_copy(update={"http_rate_per_s": share})
 
 
 def extract(

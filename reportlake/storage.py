@@ -35,7 +35,6 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from reportlake.errors import BadInputError, ConfigurationError
-from reportlake.settings import Settings
 
 # Attempts per S3 request (the first one included) on throttling, 5xx, resets and timeouts:
 # pyarrow's SDK backs off exponentially from tens of milliseconds (about 6 s over all of them),
@@ -151,6 +150,13 @@ class S3Credentials:
     def __reduce__(self) -> Any:  # keys must not travel in pickles (task parameters, results)
         raise TypeError("S3Credentials are not picklable: pass the block name instead")
 
+    def keywords(self, access: str, secret: str, token: str) -> dict[str, str]:
+        """The keys as keyword arguments of an SDK that names them ``access``, ``secret``..."""
+        keys = {access: self.access_key, secret: self.secret_key}
+        if self.session_token:
+            keys[token] = self.session_token
+        return keys
+
 
 def s3_credentials(block: str | None) -> S3Credentials | None:
     """The keys in the Prefect ``Secret`` block named ``block``; None without a block.
@@ -223,12 +229,9 @@ def resolve_location(
             endpoint = check_endpoint(s3_endpoint_url)
             kwargs["endpoint_override"] = endpoint.netloc
             kwargs["scheme"] = endpoint.scheme
-        credentials = s3_credentials(credentials_block or _configured_block())
+        credentials = s3_credentials(credentials_block)
         if credentials is not None:
-            kwargs["access_key"] = credentials.access_key
-            kwargs["secret_key"] = credentials.secret_key
-            if credentials.session_token:
-                kwargs["session_token"] = credentials.session_token
+            kwargs |= credentials.keywords("access_key", "secret_key", "session_token")
         fs = pafs.S3FileSystem(
             **kwargs,
             check_directory_existence_before_creation=False,
@@ -281,11 +284,6 @@ def check_endpoint(url: str) -> Any:
     return endpoint
 
 
-def _configured_block() -> str | None:
-    """The credentials block of the environment (``REPORTLAKE_S3_CREDENTIALS_BLOCK``/``.env``)."""
-    return Settings.load().s3_credentials_block
-
-
 @functools.cache
 def mask_session_tokens_in_logs() -> None:
     """Mask AWS session tokens in log records of the AWS libraries (botocore logs them at DEBUG).
@@ -317,13 +315,12 @@ def s3_client(
     mask_session_tokens_in_logs()
     if endpoint_url:
         check_endpoint(endpoint_url)
-    keys: dict[str, str] = {}
-    credentials = s3_credentials(credentials_block or _configured_block())
-    if credentials is not None:
-        keys["aws_access_key_id"] = credentials.access_key
-        keys["aws_secret_access_key"] = credentials.secret_key
-        if credentials.session_token:
-            keys["aws_session_token"] = credentials.session_token
+    credentials = s3_credentials(credentials_block)
+    keys = (
+        credentials.keywords("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+        if credentials is not None
+        else {}
+    )
     return boto3.client(
         "s3",
         endpoint_url=endpoint_url,

@@ -111,9 +111,9 @@ def commit_batch(settings: Settings, batch: ExtractedBatch, known: KnownReports)
 
 @contextmanager
 def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any]]:
-    """Where batches are extracted, ``slots`` at once: on a Dask cluster if one is named, else
-    in local worker processes, or in a thread of the flow's own process for one slot with
-    ``workers`` 0 or a single batch (see ``extraction_slots``).
+    """Where batches are extracted, ``slots`` at once (see ``extraction_slots``): on a Dask
+    cluster if one is named, in local worker processes, or (0 slots) in a thread of the flow's
+    own process.
 
     Workers report their task runs to this run's API: a run on a temporary (ephemeral) server
     passes that server's address on, or each worker process would start a server of its own.
@@ -123,7 +123,7 @@ def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any]]:
         from prefect_dask.task_runners import DaskTaskRunner
 
         runner = DaskTaskRunner(address=settings.dask_address)
-    elif slots == 1 and settings.workers != 1:
+    elif slots == 0:
         runner = ThreadPoolTaskRunner(max_workers=1)
     else:
         runner = ProcessPoolTaskRunner(max_workers=slots)
