@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any, Literal
 
 from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun, State
-from prefect.futures import PrefectFuture
+from prefect.futures import PrefectFuture, PrefectWrappedFuture
 from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import deployment, flow_run
 from prefect.utilities.annotations import quote
@@ -20,15 +22,16 @@ from reportlake.runs import (
     Plan,
     RunSummary,
     describe_run,
+    extraction_chunks,
     extraction_slots,
     open_known,
-    parse_in_workers,
     resolve_window,
     scheduled_day,
-    warm_quality,
+    start_quality_run,
     worker_settings,
 )
 from reportlake.settings import Settings
+from reportlake.sources import SourceItem
 from tasks.ingest import (
     commit_batch,
     extract_batch,
@@ -38,6 +41,10 @@ from tasks.ingest import (
     task_runner,
 )
 from tasks.lease import lake_guard
+
+# Chunks in flight per worker: enough queued that workers keep going through a commit (and the
+# first wait for the validator) in this process.
+AHEAD = 4
 
 
 def window_today(
@@ -124,44 +131,90 @@ def ingest_reports(
 
 
 def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) -> list[BatchResult]:
-    """Extract batches side by side on the task runner; commit them one by one, in order.
+    """Extract the batches side by side; commit them one by one, in order.
 
     Commits are sequential: each merges its partitions into the lake and sees the reports of
-    the batches before it, so duplicates across batches are caught. At most ``parallelism``
-    batches are extracted ahead of the commits, so memory stays bounded by the batch size.
-    ``timings`` gets the seconds this process waited for workers and for the validator.
+    the batches before it, so duplicates across batches are caught. ``timings`` gets the
+    seconds this process waited for workers, extracted itself, and waited for the validator.
     """
     if not plan.batches:
         return []  # nothing new: Great Expectations is not even loaded
-    quality = warm_quality(settings)  # built while the first batches are extracted
     known = open_known(settings)
     results: list[BatchResult] = []
-    slots = extraction_slots(settings, len(plan.batches))
-    with task_runner(settings, slots) as runner:
-        shared = worker_settings(settings, slots)
-        parse = parse_in_workers(settings, slots)
-        batches = iter(plan.batches)
-        pending: deque[PrefectFuture[ExtractedBatch]] = deque()
 
-        def submit_next() -> None:
-            batch = next(batches, None)
-            if batch is not None:
-                # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
-                params = {"settings": shared, "items": batch, "parse": parse}
-                pending.append(runner.submit(extract_batch, params))
+    def prepare() -> None:
+        with timed(timings, "quality_setup"):
+            start_quality_run(settings)
 
-        for _ in range(max(1, slots) + 1):  # one batch ahead of each extraction
-            submit_next()
-        while pending:
-            with timed(timings, "wait"):
-                extracted = pending.popleft().result()
-            submit_next()
-            with timed(timings, "quality_setup"):
-                quality.join()  # the run's validator is ready before its first commit
-            # quote(): Prefect need not scan the batch's reports for futures to resolve.
-            committed = commit_batch(settings, quote(extracted), quote(known))  # type: ignore[call-overload]
-            results.append(committed)
+    for batch in extracted_batches(settings, plan.batches, timings, prepare=prepare):
+        # quote(): Prefect need not scan the batch's reports for futures to resolve.
+        committed = commit_batch(settings, quote(batch), quote(known))  # type: ignore[call-overload]
+        results.append(committed)
     return results
+
+
+def extracted_batches(
+    settings: Settings,
+    batches: list[list[SourceItem]],
+    timings: dict[str, float],
+    *,
+    prepare: Callable[[], None] = lambda: None,
+) -> Iterator[ExtractedBatch]:
+    """The batches, extracted, in order, each as soon as all its chunks are back.
+
+    ``prepare()`` runs once the first chunks are on their way to the workers (while they
+    start): the validator is built then, in this process's main thread, not beside its
+    extraction (importing Great Expectations in a thread slowed it down twice over). Chunks
+    go to the workers ``AHEAD`` per worker, so a worker never waits for this process to
+    collect a result. Whenever this process would otherwise wait, it extracts the next chunk
+    itself (not with a Dask cluster, whose workers may be many). The workers are shut down as
+    soon as the last chunk is back, before the last commits.
+    """
+    chunks = extraction_chunks(batches)
+    slots = extraction_slots(settings, len(chunks))
+    shared = worker_settings(settings, slots + 1)
+    helps = not settings.dask_address
+    todo = deque(range(len(chunks)))
+    pending: dict[int, PrefectFuture[ExtractedBatch]] = {}
+    extracted: dict[int, ExtractedBatch] = {}
+    with ExitStack() as stack:
+        runner = stack.enter_context(task_runner(settings, slots))
+
+        def submit() -> None:
+            while runner is not None and todo and len(pending) < AHEAD * slots:
+                i = todo.popleft()
+                # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
+                params = {"settings": shared, "items": chunks[i][1]}
+                pending[i] = runner.submit(extract_batch, params)
+
+        submit()
+        prepare()
+        for number in range(len(batches)):
+            needed = [i for i, (b, _) in enumerate(chunks) if b == number]
+            while missing := [i for i in needed if i not in extracted]:
+                submit()
+                back = [i for i, future in pending.items() if _is_done(future)]
+                for i in back:
+                    extracted[i] = pending.pop(i).result()
+                if back:
+                    continue
+                if todo and (helps or runner is None):
+                    i = todo.popleft()
+                    extracted[i] = extract_batch(shared, chunks[i][1])
+                    timings["flow_extract"] = timings.get("flow_extract", 0.0) + sum(
+                        extracted[i].seconds.values()
+                    )
+                else:
+                    with timed(timings, "wait"):
+                        extracted[missing[0]] = pending.pop(missing[0]).result()
+            if not todo and not pending:
+                stack.close()  # the workers exit while the last batches commit
+            yield ExtractedBatch.join(extracted.pop(i) for i in needed)
+
+
+def _is_done(future: PrefectFuture[ExtractedBatch]) -> bool:
+    """Whether a submitted chunk is back, without blocking or asking the API."""
+    return isinstance(future, PrefectWrappedFuture) and future.wrapped_future.done()
 
 
 if __name__ == "__main__":

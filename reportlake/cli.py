@@ -56,12 +56,14 @@ def ingest(
         dt.datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Last publish date to list (dated sources)."),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Reports per batch task.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Reports per commit (one validation each) [500].")
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
             min=0,
-            help="Worker processes extracting batches side by side; 0: in this process "
+            help="Worker processes extracting beside this one; 0: only in this process "
             "[REPORTLAKE_WORKERS, default: cores - 1].",
         ),
     ] = None,

@@ -20,7 +20,7 @@ import logging
 import posixpath
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -236,8 +236,8 @@ class Outcome:
     stage: Stage = "fetch"
     reason: str = ""
     raw_uri: str | None = None  # the archived original, when there were bytes
-    # Between extraction and parsing, when they run in different processes: the original
-    # (until archived, which needs the parsed publish date) and its text.
+    # Between extraction and parsing: the original (until archived, which needs the parsed
+    # publish date) and its text.
     fetched: FetchedItem | None = None
     document: Document | None = None
 
@@ -248,6 +248,16 @@ class ExtractedBatch:
 
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @classmethod
+    def join(cls, parts: Iterable[ExtractedBatch]) -> ExtractedBatch:
+        """One batch of the parts' outcomes, in their order, with their seconds summed."""
+        joined = cls()
+        for part in parts:
+            joined.outcomes.extend(part.outcomes)
+            for stage, seconds in part.seconds.items():
+                joined.seconds[stage] += seconds
+        return joined
 
 
 class KnownReports:
@@ -285,15 +295,12 @@ def extract_batch(
     *,
     security_master: Mapping[str, str] | None = None,
     fetch_ahead: int = 1,
-    parse: bool = True,
 ) -> ExtractedBatch:
-    """Fetch and extract a batch; with ``parse``, also parse it and archive its originals.
+    """Fetch, extract and parse a batch, and archive its originals.
 
     The CPU-heavy half of a batch: it runs in worker processes (or on a Dask cluster) and
     touches the lake only to store originals, which are content-addressed and so safe to write
-    from anywhere, any number of times. Without ``parse`` the batch keeps its originals' bytes
-    and text for :func:`parse_batch` in another process. Deciding what to write is
-    :func:`commit_batch`'s job.
+    from anywhere, any number of times. Deciding what to write is :func:`commit_batch`'s job.
     """
     # Imported here: a flow's process that only commits never loads MuPDF (~170 MB).
     from reportlake.extraction import extract
@@ -304,8 +311,7 @@ def extract_batch(
             prefetch(source, items, fetch_ahead), batch.seconds, "fetch"
         ):
             outcome = _extract_one(item, fetched, extract, batch.seconds)
-            if parse:
-                _finish(outcome, security_master, batch.seconds, archive)
+            _finish(outcome, security_master, batch.seconds, archive)
             batch.outcomes.append(outcome)
     return batch
 
@@ -330,15 +336,6 @@ def _extract_one(
     except BadInputError as exc:
         outcome.stage, outcome.reason = exc.stage, exc.reason
     return outcome
-
-
-def parse_batch(
-    batch: ExtractedBatch, lake: Location, *, security_master: Mapping[str, str] | None = None
-) -> None:
-    """Parse what :func:`extract_batch` left unparsed and archive its originals."""
-    with archiver(lake, batch.seconds) as archive:
-        for outcome in batch.outcomes:
-            _finish(outcome, security_master, batch.seconds, archive)
 
 
 Archive = Callable[[Outcome, bytes], None]
@@ -376,7 +373,7 @@ def _finish(
     """Parse an extracted original into its report, then archive the original under raw/."""
     fetched, document = outcome.fetched, outcome.document
     if fetched is None:
-        return  # finished already, or nothing was fetched
+        return  # nothing was fetched
     if document is not None:
         try:
             with timed(seconds, "parse"):

@@ -24,7 +24,6 @@ from reportlake.pipeline import (
     commit_batch,
     extract_batch,
     load_security_master,
-    parse_batch,
 )
 from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
@@ -126,7 +125,7 @@ _validator_lock = threading.Lock()
 
 def validator_for(suites_dir: Path) -> Validator:
     """One Great Expectations context per process: it takes seconds to build."""
-    with _validator_lock:  # a run warms it in the background; callers wait for that build
+    with _validator_lock:  # threads that ask at once share one build
         return _build_validator(suites_dir)
 
 
@@ -176,27 +175,35 @@ def open_known(settings: Settings) -> KnownReports:
     return KnownReports(known)
 
 
-def extraction_slots(settings: Settings, batches: int) -> int:
-    """How many of a run's ``batches`` are extracted at once; 0: in the flow's own process.
+EXTRACT_CHUNK = 50  # reports per extraction task: a fraction of a second to a few seconds
 
-    In the flow's process with ``workers`` 0 or a single batch: starting worker processes
-    costs seconds, more than they save on one batch. A Dask cluster always gets the batches.
+
+def extraction_chunks(
+    batches: Sequence[Sequence[SourceItem]],
+) -> list[tuple[int, list[SourceItem]]]:
+    """The batches cut into extraction tasks: (number of the batch, up to EXTRACT_CHUNK items).
+
+    A batch is the unit of a commit (one validation, one set of Parquet files); extraction
+    goes in smaller pieces so that every worker is kept busy up to the end of the run.
+    """
+    return [
+        (number, list(batch[i : i + EXTRACT_CHUNK]))
+        for number, batch in enumerate(batches)
+        for i in range(0, len(batch), EXTRACT_CHUNK)
+    ]
+
+
+def extraction_slots(settings: Settings, chunks: int) -> int:
+    """How many worker processes (or cluster tasks) extract a run's ``chunks`` at once.
+
+    0 (everything in the flow's own process) with ``workers`` 0 or a single chunk: starting a
+    worker costs seconds, more than it saves on one chunk. A Dask cluster always gets them.
     """
     if settings.dask_address:
         return settings.parallelism
-    if settings.workers == 0 or batches <= 1:
+    if settings.workers == 0 or chunks <= 1:
         return 0
-    return min(settings.parallelism, batches)
-
-
-def parse_in_workers(settings: Settings, slots: int) -> bool:
-    """Whether batches are parsed where they are extracted, or in the flow's process.
-
-    With one worker the flow's process would sit idle between commits: it parses while the
-    worker extracts the next batch (two stages on two cores). With more workers, or a cluster,
-    the workers parse too, or the flow's process would hold them all back.
-    """
-    return slots != 1 or settings.dask_address is not None
+    return min(settings.parallelism, chunks - 1)
 
 
 def worker_settings(settings: Settings, slots: int) -> Settings:
@@ -205,10 +212,8 @@ def worker_settings(settings: Settings, slots: int) -> Settings:
     return settings.model_copy(update={"http_rate_per_s": share})
 
 
-def extract(
-    settings: Settings, items: Sequence[SourceItem], *, parse: bool = True
-) -> ExtractedBatch:
-    """Fetch and extract one batch (in a worker); with ``parse``, parse and archive it too."""
+def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
+    """Fetch, extract, parse and archive a chunk of a batch (in a worker)."""
     with closing(open_source(settings)) as source:
         return extract_batch(
             source,
@@ -216,15 +221,13 @@ def extract(
             open_lake(settings),
             security_master=_security_master(settings.security_master),
             fetch_ahead=settings.http_concurrency,
-            parse=parse,
         )
 
 
 def commit(settings: Settings, batch: ExtractedBatch, known: KnownReports) -> BatchResult:
-    """Parse what is left unparsed, validate and write one batch, then record its keys."""
+    """Validate and write one extracted batch, then record its keys."""
     lake = open_lake(settings)
     start = time.perf_counter()
-    parse_batch(batch, lake, security_master=_security_master(settings.security_master))
     result = commit_batch(batch, lake, validator_for(settings.expectations_dir), known)
     # State follows the data: only what this batch committed, only after it committed.
     record_keys(lake, settings.source, result.settled)
@@ -237,19 +240,6 @@ def run_batch(
 ) -> BatchResult:
     """Extract and commit one batch in this process."""
     return commit(settings, extract(settings, items), known or open_known(settings))
-
-
-def warm_quality(settings: Settings) -> threading.Thread:
-    """Build the run's validator in the background while the first batches are extracted.
-
-    Importing Great Expectations takes seconds; a run's first commit waits for it, the
-    listing and the extraction do not.
-    """
-    thread = threading.Thread(
-        target=start_quality_run, args=(settings,), name="quality-warmup", daemon=True
-    )
-    thread.start()
-    return thread
 
 
 def start_quality_run(settings: Settings) -> None:
@@ -291,12 +281,13 @@ def describe_source(settings: Settings) -> str:
 def overhead_seconds(seconds: Mapping[str, float]) -> float:
     """Seconds of a run's wall time spent on neither the data nor waiting for its workers.
 
-    The flow's process lists the source, waits for extracted batches and commits them (write
-    and state); the rest of its time is orchestration (Prefect) and quality (Great
-    Expectations: building the validator, validating). Worker-side task overhead is inside the
-    wait and so not counted: it overlaps with the commits.
+    The flow's process lists the source, extracts chunks itself (their own stage seconds),
+    waits for the workers' chunks and commits batches (write and state); the rest of its time
+    is orchestration (Prefect) and quality (Great Expectations: building the validator,
+    validating). Worker-side task overhead is inside the wait and so not counted: it overlaps
+    with the commits.
     """
-    data = seconds.get("list", 0.0) + seconds.get("wait", 0.0)
+    data = seconds.get("list", 0.0) + seconds.get("wait", 0.0) + seconds.get("flow_extract", 0.0)
     data += seconds.get("commit", 0.0) - seconds.get("validate", 0.0)
     return max(0.0, seconds["run"] - data)
 

@@ -50,14 +50,17 @@ class Settings(BaseSettings):
         default=None, description="Optional CSV (code,name) used to map company names to tickers."
     )
     batch_size: int = Field(
-        default=100, ge=1, description="Reports per task (one validation each)."
+        default=500,
+        ge=1,
+        description="Reports per commit: one validation, one set of Parquet files and one "
+        "state record each (extracted in tasks of 50).",
     )
     workers: int | None = Field(
         default=None,
         ge=0,
-        description="Worker processes extracting and parsing batches side by side (default: "
-        "one per core but one, which the flow's process uses; 0: in the flow's own process); "
-        "with a Dask cluster, the batches in flight on it.",
+        description="Worker processes extracting and parsing side by side with the flow's own "
+        "process (default: one per core but one; 0: only the flow's process); with a Dask "
+        "cluster, the extraction tasks in flight on it.",
     )
     dask_address: str | None = Field(
         default=None,
@@ -104,9 +107,9 @@ class Settings(BaseSettings):
 
     @property
     def parallelism(self) -> int:
-        """How many batches are extracted at once."""
+        """How many worker processes extract at once, beside the flow's own process."""
         if self.workers is None:
-            # One core is the flow's: it validates and writes, and parses for a single worker.
+            # One core is the flow's: it validates and writes, and extracts when it is idle.
             return max(1, (os.cpu_count() or 1) - 1)
         return max(1, self.workers)
 

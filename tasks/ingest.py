@@ -19,7 +19,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from prefect.tasks import Task
 
 from reportlake.errors import TransientError
@@ -79,11 +79,9 @@ def list_batches(settings: Settings, window: Window) -> Plan:
 
 
 @task(name="extract-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
-def extract_batch(
-    settings: Settings, items: Sequence[SourceItem], parse: bool = True
-) -> ExtractedBatch:
-    """Fetch and extract one batch in a worker; with ``parse``, parse and archive it too."""
-    batch = extract(settings, items, parse=parse)
+def extract_batch(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
+    """Fetch, extract, parse and archive a chunk of a batch, in a worker or the flow's process."""
+    batch = extract(settings, items)
     get_run_logger().info(
         "extracted %d items (%s)",
         len(batch.outcomes),
@@ -94,8 +92,7 @@ def extract_batch(
 
 @task(name="commit-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
 def commit_batch(settings: Settings, batch: ExtractedBatch, known: KnownReports) -> BatchResult:
-    """Parse (if the worker did not), validate and write one batch, then record it in the
-    state; safe to retry."""
+    """Validate and write one batch, then record it in the state; safe to retry."""
     result = commit(settings, batch, known)
     get_run_logger().info(
         "batch of %d: %d written, %d already in lake, %d quarantined (validate %.2fs, write %.2fs)",
@@ -110,10 +107,10 @@ def commit_batch(settings: Settings, batch: ExtractedBatch, known: KnownReports)
 
 
 @contextmanager
-def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any]]:
-    """Where batches are extracted, ``slots`` at once (see ``extraction_slots``): on a Dask
-    cluster if one is named, in local worker processes, or (0 slots) in a thread of the flow's
-    own process.
+def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any] | None]:
+    """Where chunks are extracted beside the flow's process, ``slots`` at once (see
+    ``extraction_slots``): on a Dask cluster if one is named, else in local worker processes;
+    None with 0 slots (the flow's process extracts everything).
 
     Workers report their task runs to this run's API: a run on a temporary (ephemeral) server
     passes that server's address on, or each worker process would start a server of its own.
@@ -124,7 +121,8 @@ def task_runner(settings: Settings, slots: int) -> Iterator[TaskRunner[Any]]:
 
         runner = DaskTaskRunner(address=settings.dask_address)
     elif slots == 0:
-        runner = ThreadPoolTaskRunner(max_workers=1)
+        yield None
+        return
     else:
         runner = ProcessPoolTaskRunner(max_workers=slots)
     with get_client(sync_client=True) as client:

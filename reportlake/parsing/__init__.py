@@ -48,7 +48,8 @@ def parse_text(
     date, date_source = publish_date(prep)
     rating = extract_rating(prep.body)
     # A ticker printed without a name is named from the user's master, else the bundled one.
-    names_by_code = {**(bundled_codes() if bundled_master else {}), **(security_master or {})}
+    bundled_names: Mapping[str, str] = bundled_codes() if bundled_master else {}
+    names_by_code = {**bundled_names, **security_master} if security_master else bundled_names
     tickers = extract_tickers(prep.body, names_by_code, stripped=prep.stripped)
 
     index = NameIndex(security_master, (t.name for t in tickers if t.name), bundled=bundled_master)

@@ -11,8 +11,9 @@ from reportlake.vocab import lexicon, surnames, words
 
 # A SAC number is S + 4-digit firm code + 9 digits. Brokers print it under many labels (SAC 编号,
 # 执业证书编号, 登记编码, SAC No. ...), so the number itself is the anchor, and whatever is glued
-# after it (phone numbers, page numbers) is left alone.
-SAC_ID = re.compile(r"(?<![A-Za-z0-9])S\s?(\d{13})")
+# after it (phone numbers, page numbers) is left alone. The S comes first, so the engine can skip
+# ahead to each S, and a lookbehind then checks the character before it.
+SAC_ID = re.compile(r"S(?<![A-Za-z0-9]S)\s?(\d{13})")
 EMAIL = re.compile(
     r"([A-Za-z0-9][A-Za-z0-9._%+-]*)\s?@\s?"
     r"([a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com\.cn|net\.cn|org\.cn|com\.hk|com|cn|net|org|hk))"
@@ -24,6 +25,10 @@ _ROLE = re.compile(
     "(" + "|".join(map(re.escape, words("analyst_roles"))) + rf")(\s*{COLON}\s*|\s+)?(?=[{CJK}])"
 )
 _NAME_RUN = re.compile(f"[{CJK}·]{{2,6}}")
+# The name before a SAC number printed without a role word ("张三 S0870523040005").
+_NAME_BEFORE_SAC = re.compile(
+    rf"([{CJK}]{{2,4}})[\s:：]*(?:[A-Za-z .]*|[{CJK}]{{0,8}}{COLON}?)\s*$"
+)
 _FIELD_LABELS = words("analyst_field_labels")
 # Distances (characters) within which a number or e-mail still belongs to the analyst before it.
 _SAC_REACH = 160
@@ -125,7 +130,7 @@ def _attach_target(drafts: list[_Draft], field: str, pos: int, reach: int) -> _D
 def _orphan_analyst(text: str, pos: int, sac: str) -> _Draft | None:
     """An analyst printed as "张三 S0870523040005" without a role word before the name."""
     before = text[max(0, pos - 30) : pos]
-    m = re.search(rf"([{CJK}]{{2,4}})[\s:：]*(?:[A-Za-z .]*|[{CJK}]{{0,8}}{COLON}?)\s*$", before)
+    m = _NAME_BEFORE_SAC.search(before)
     if not m:
         return None
     name = _person_name(before, m.start(1))

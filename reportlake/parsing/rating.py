@@ -22,17 +22,26 @@ _A = "|".join(map(re.escape, words("rating_actions")))
 _ACTIONS: dict[str, RatingAction] = lexicon()["rating_actions"]
 _LABELS = "|".join(map(re.escape, words("rating_labels")))
 _GRADE = r"(?:\s*[-－—]?\s*[A-E](?![A-Za-z]))?"  # risk-grade suffix: 买入-A
-_Q_OPEN = r"[“\"「『【\[]?"
+_Q_OPEN_CHARS = r"“\"「『【\["
+_Q_OPEN = rf"[{_Q_OPEN_CHARS}]?"
 _Q_CLOSE = r"[”\"」』】\]]?"
+
+# The characters a rating word starts with: checked first, the engine skips the other positions
+# fast instead of trying every rating word at each of them.
+_W_FIRST = "".join(sorted({re.escape(w[0]) for w in rating_levels()}))
 
 _PATTERNS = [
     # 增持（维持）, 强于大市（维持评级）, 【买入-A】(首次)
     re.compile(
-        rf"{_Q_OPEN}(?P<w>{_W}){_GRADE}{_Q_CLOSE}\s*[（(【\[]\s*(?P<a>{_A})(?:覆盖)?(?:评级)?\s*[)）】\]]"
+        rf"(?=[{_Q_OPEN_CHARS}{_W_FIRST}]){_Q_OPEN}(?=[{_W_FIRST}])(?P<w>{_W}){_GRADE}{_Q_CLOSE}"
+        rf"\s*[（(【\[]\s*(?P<a>{_A})(?:覆盖)?(?:评级)?\s*[)）】\]]"
     ),
-    # 维持“买入”评级, 首次覆盖，给予增持评级, 上调至买入评级
+    # 维持“买入”评级, 首次覆盖，给予增持评级, 上调至买入评级. The lookahead (a rating word at most
+    # 12 + 2 + 6 + 1 characters on) only spares the engine trying every way to reach one after
+    # each 维持/提升 of running text.
     re.compile(
-        rf"(?P<a>{_A})[^，。,;；\n]{{0,12}}?(?:给予|为|至)?[^，。,;；\n]{{0,6}}?{_Q_OPEN}(?P<w>{_W}){_GRADE}{_Q_CLOSE}\s*(?:的)?(?:投资)?评级"
+        rf"(?P<a>{_A})(?=[^，。,;；\n]{{0,21}}?(?:{_W}))"
+        rf"[^，。,;；\n]{{0,12}}?(?:给予|为|至)?[^，。,;；\n]{{0,6}}?{_Q_OPEN}(?P<w>{_W}){_GRADE}{_Q_CLOSE}\s*(?:的)?(?:投资)?评级"
     ),
     re.compile(
         rf"给予[^，。,;；\n]{{0,10}}?{_Q_OPEN}(?P<w>{_W}){_GRADE}{_Q_CLOSE}\s*(?:的)?(?:投资)?评级"
@@ -46,8 +55,13 @@ _PATTERNS = [
 _DEFINITION = re.compile(
     rf"[\s{COLON[1:-1]}\t|]*(?:" + "|".join(map(re.escape, words("rating_definition_words"))) + ")"
 )
+_ACTION = re.compile(_A)
 _ACTION_NEAR = re.compile(rf"\s*[（(【\[]?\s*(?P<a>{_A})")
 _LINE = re.compile(rf"^\s*{_Q_OPEN}(?P<w>{_W}){_GRADE}{_Q_CLOSE}\s*$", re.M)
+# Every pattern after the first spells out 评级, the labelled one through its labels: a body that
+# never prints the word can only match the first, and the others need not search it.
+_PINGJI = "评级"
+_LABELS_SAY_PINGJI = all(_PINGJI in label for label in words("rating_labels"))
 
 
 def _action(word: str | None) -> RatingAction | None:
@@ -60,7 +74,8 @@ def extract_rating(body: str, *, head_lines: int = 40) -> Rating | None:
     A rating word followed by its definition (买入：预期未来6个月…) is boilerplate, not a rating.
     """
     best: tuple[int, str, RatingAction | None] | None = None
-    for pattern in _PATTERNS:
+    patterns = _PATTERNS[:1] if _LABELS_SAY_PINGJI and _PINGJI not in body else _PATTERNS
+    for pattern in patterns:
         for m in pattern.finditer(body):
             if _DEFINITION.match(body, m.end()):
                 continue
@@ -87,6 +102,6 @@ def _header_line_rating(body: str, head_lines: int) -> tuple[int, str, RatingAct
         if _DEFINITION.match(body, m.end()):
             continue
         around = body[max(0, m.start() - 20) : m.end() + 20]
-        near = re.search(_A, around)
+        near = _ACTION.search(around)
         return m.start(), m.group("w"), _action(near.group(0)) if near else None
     return None

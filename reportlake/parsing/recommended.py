@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
 
 from reportlake.parsing.names import Kind, NameIndex, states_performance
-from reportlake.parsing.normalize import CJK, COLON
+from reportlake.parsing.normalize import CJK, COLON, BracketPattern
 from reportlake.vocab import words
 
 _CUES = re.compile("|".join(map(re.escape, words("recommend_cues"))))
 # Cues that are also ordinary words ("从个股情况看") count only as a label with a colon.
 _LABEL_CUES = ("个股", "相关公司", "受益公司", "投资组合")
-_SECURITY_CUES = words("security_cues")
+# Cues that say their items are securities (相关标的, 重点标的推荐): holding a security word.
+_SECURITY_CUES = frozenset(
+    c for c in words("recommend_cues") if any(w in c for w in words("security_cues"))
+)
 _ADVICE = re.compile("|".join(map(re.escape, words("advice_headings"))))
 _RISK = re.compile("|".join(map(re.escape, words("risk_headings"))))
 _SOURCE = re.compile("|".join(map(re.escape, words("source_labels"))))
-_ASIDE = re.compile(r"[（(][^（()）]{0,100}[)）]")
+_ASIDE = BracketPattern(r"[^（()）]{0,100}[)）]")
 _BRACKETED = re.compile(rf"【([{CJK}A-Za-z0-9\-]{{2,10}})】")
 _GROUP_SPLIT = re.compile(r"[；;]")
 _ITEM_SPLIT = re.compile(r"[、，,]")
@@ -28,11 +32,17 @@ _LIST_LINE = re.compile(rf"^\s*{_BULLET}|^[^、，,。]{{1,20}}{COLON}")
 _HEADING = re.compile(rf"^\s*(?:\d+(?:\.\d+)*\s*[.、]?\s*[{CJK}]|[■➤➢●◆])")
 _LIST_PUNCTUATION = "、，,；;"
 _SENTENCE_END = "。！？!?：:"
-_CJK_OR_LIST_END = re.compile(rf"[{CJK}A-Za-z、，,；;&]")
-_CJK_START = re.compile(rf"[{CJK}A-Za-z&]")
+# Characters a wrapped line may start with, and its previous line end with: CJK, Latin, "&" (and
+# list punctuation at the end). Tested by comparison, not by a regex: this runs for every line.
+_CJK_FIRST, _CJK_LAST = "\u4e00", "\u9fff"
+_WORD_START = frozenset(string.ascii_letters + "&")
+_WORD_OR_LIST_END = _WORD_START | frozenset("、，,；;")
 _LABEL_LINE = re.compile(rf"^[^、，,。:：]{{1,12}}{COLON}")
 _OPEN_LABEL = re.compile(r"[；;][^、，,。:：；;]{1,12}$")
+_OPEN_LABEL_REACH = 13  # the longest _OPEN_LABEL match: it ends the text
 _NAME_REST = re.compile(rf"^[{CJK}]{{1,4}}[、，,；;。]")
+_DIGIT = re.compile(r"\d")
+_COLON_AHEAD = re.compile(rf"\s*{COLON}")
 _SEPARATOR_END = ("、", "，", ",", "；", ";", "：", ":")
 _SCOPE_REACH = 600
 _ADVICE_REACH = 2500
@@ -41,26 +51,29 @@ _ADVICE_REACH = 2500
 def _prepare(body: str) -> str:
     # Asides such as "视觉中国（关注）" or a long comment after a name are not list items; the
     # second pass removes the outer aside of a nested pair.
-    return _ASIDE.sub("", _ASIDE.sub("", _unwrap(body.replace("**", ""))))
+    return _ASIDE.remove(_ASIDE.remove(_unwrap(body.replace("**", ""))))
 
 
 def _continues(prev: str, line: str, blank: bool) -> bool:
     """Whether ``line`` is the rest of ``prev``, wrapped by a PDF layout (工业富 / 联、浪潮信息)."""
-    if not prev or not line or _HEADING.match(line) or _BULLET_LINE.match(line):
+    if not prev or not line:
         return False
-    if line[0] in _LIST_PUNCTUATION:
+    first, last = line[0], prev[-1]
+    if first in _LIST_PUNCTUATION:
         return True  # "；ASIC芯片&制造：…": a line never starts a list with a separator
-    if prev[-1] in _SENTENCE_END or not _CJK_OR_LIST_END.match(prev[-1]):
+    # Only a line opening with a CJK or Latin character goes on: headings and bullets open with a
+    # digit or a symbol, so they never do.
+    if not (_CJK_FIRST <= first <= _CJK_LAST or first in _WORD_START):
         return False
-    if not _CJK_START.match(line):
+    if last in _SENTENCE_END or not (_CJK_FIRST <= last <= _CJK_LAST or last in _WORD_OR_LIST_END):
         return False
-    if _LABEL_LINE.match(line) and not _OPEN_LABEL.search(prev):
+    if _LABEL_LINE.match(line) and not _OPEN_LABEL.search(prev[-_OPEN_LABEL_REACH:]):
         return False  # "AI落地领先：…" starts an item of its own, unless a label was cut: "；AI"
     if not blank:
         return True
     # Across a blank line (a page or column break) only a list cut inside a name: "剑桥" then
     # "科技、源杰科技、…".
-    return prev[-1] in _LIST_PUNCTUATION or bool("、" in prev[-20:] and _NAME_REST.match(line))
+    return last in _LIST_PUNCTUATION or bool("、" in prev[-20:] and _NAME_REST.match(line))
 
 
 def _unwrap(text: str) -> str:
@@ -86,7 +99,7 @@ def _mostly_names(kinds: list[Kind]) -> bool:
     return bool(kinds) and 2 * sum(k in (Kind.KNOWN, Kind.LIKELY) for k in kinds) >= len(kinds)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     """What one "label：A、B、C" group holds: names, unknown short words, and how it ended."""
 
@@ -187,24 +200,45 @@ def _cue_scope(text: str, end: int) -> str:
 
 
 def _advice_sentences(text: str) -> list[str]:
-    """Sentences of the 投资建议 sections, where "板块：A、B、C" lists are recommendations."""
-    out: list[str] = []
+    """Sentences of the 投资建议 sections, where "板块：A、B、C" lists are recommendations.
+
+    Each sentence once, in order of first appearance. Sections overlap (a heading word may recur
+    within one), so what each line holds is worked out once.
+    """
+    found: dict[str, None] = {}
+    lines: dict[str, tuple[bool, list[str]]] = {}  # line -> (it ends a section, its list labels)
     for m in _ADVICE.finditer(text):
         region = text[m.end() : m.end() + _ADVICE_REACH].split("\n")
-        kept: list[str] = []
         for i, line in enumerate(region):
             s = line.strip()
-            if i > 0 and (_RISK.match(s) or (_HEADING.match(s) and len(s) < 40)):
+            seen = lines.get(s)
+            if seen is None:
+                seen = lines[s] = (_ends_section(s), _labelled_sentences(s))
+            if i > 0 and seen[0]:
                 break
-            kept.append(s)
-        for sentence in re.split(r"[。\n]", "\n".join(kept)):
-            label = _LABEL.match(sentence.strip(" *-•"))
-            if (
-                label
-                and not re.search(r"\d", label.group(0))
-                and not _SOURCE.fullmatch(label.group(0).rstrip(":：").strip())
-            ):
-                out.append(sentence)
+            if seen[1]:
+                found.update(dict.fromkeys(seen[1]))
+    return list(found)
+
+
+def _ends_section(line: str) -> bool:
+    """Whether a line ends an advice section: a risk heading, or any other short heading."""
+    return bool(_RISK.match(line) or (len(line) < 40 and _HEADING.match(line)))
+
+
+def _labelled_sentences(line: str) -> list[str]:
+    """Sentences of a line that open with a list label ("服务器：", not "来源：" or "2024年：")."""
+    if ":" not in line and "：" not in line:
+        return []  # no label without a colon
+    out: list[str] = []
+    for sentence in line.split("。"):
+        label = _LABEL.match(sentence.strip(" *-•"))
+        if (
+            label
+            and not _DIGIT.search(label.group(0))
+            and not _SOURCE.fullmatch(label.group(0).rstrip(":：").strip())
+        ):
+            out.append(sentence)
     return out
 
 
@@ -213,11 +247,11 @@ def extract_recommended(body: str, index: NameIndex) -> list[str]:
     text = _prepare(body)
     found: list[str] = []
     for m in _CUES.finditer(text):
-        if m.group(0) in _LABEL_CUES and not re.match(rf"\s*{COLON}", text[m.end() :]):
+        if m.group(0) in _LABEL_CUES and not _COLON_AHEAD.match(text, m.end()):
             continue
-        securities = any(w in m.group(0) for w in _SECURITY_CUES)
+        securities = m.group(0) in _SECURITY_CUES
         scope = _cue_scope(text, m.end())
         found.extend(_names_in_scope(scope, index, securities=securities))
-    for sentence in dict.fromkeys(_advice_sentences(text)):
+    for sentence in _advice_sentences(text):
         found.extend(_names_in_scope(sentence, index))
     return list(dict.fromkeys(found))

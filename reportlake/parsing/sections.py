@@ -20,6 +20,9 @@ _DATED_ITEM = re.compile(
     rf"\s*{_BULLET}?\s*(?P<title>[^\n]{{4,120}}?)(?:\s*(?:——|—|--|-)\s*|\s+)(?P<date>{DATE.pattern})"
 )
 _LEADING_DATE = re.compile(r"^(?:19|20)\d{6}\s*")
+_LEADING_BULLET = re.compile(rf"^\s*{_BULLET}\s*")
+# What may stand between two items of a related-reports list: dates, dashes, brackets.
+_ITEM_GAP = re.compile(rf"{DATE.pattern}|[\s—\-–()（）:：,，]")
 _RELATED_REACH = 900
 
 _RISK = re.compile("(?:" + "|".join(map(re.escape, words("risk_headings"))) + ")")
@@ -28,6 +31,8 @@ _ITEM_SPLIT = re.compile(r"[；;，,、。]")
 _LIST_END = ("；", ";", "，", ",", "、", "：", ":")
 _HEADED = re.compile(rf"^\s*{_BULLET}?\s*\**(?P<item>[^：:。\n]{{2,30}}?)\**\s*{COLON}\s*\S")
 _BULLETED = re.compile(rf"^\s*{_BULLET}\s*\**(?P<item>[^。：:\n]{{2,30}}?)\**\s*[；;。]?\s*$")
+_TRAILING_ETC = re.compile(r"等$")
+_PAGE_REFERENCE = re.compile(r"[\d\s.…]+")
 _NUMBERED_HEADING = re.compile(r"^\s*\d+(?:\.\d+)*\s*[.、]?\s*[\u4e00-\u9fff]{2,}[^。]{0,30}$")
 
 
@@ -38,7 +43,7 @@ def _unwrap_title(title: str) -> str:
 
 def _clean_title(title: str) -> str:
     title = _unwrap_title(title)
-    title = re.sub(rf"^\s*{_BULLET}\s*", "", title.strip())
+    title = _LEADING_BULLET.sub("", title.strip())
     lead = _LEADING_DATE.match(title)
     if lead and parse_date(lead.group(0)):
         title = title[lead.end() :]
@@ -62,7 +67,7 @@ def _book_title_items(region: str) -> list[RelatedReport]:
         if len(m.group(1)) < 4:
             continue
         gap = region[pos : m.start()]
-        if out and len(re.sub(rf"{DATE.pattern}|[\s—\-–()（）:：,，]", "", gap)) > 12:
+        if out and len(_ITEM_GAP.sub("", gap)) > 12:
             break  # the list ended; later 《》 are quotations in running text
         nxt = region.find("《", m.end())
         tail = region[m.end() : nxt if nxt >= 0 else m.end() + 40][:40]
@@ -90,8 +95,8 @@ def _risk_quality(items: list[str]) -> float:
 
 
 def _clean_item(item: str) -> str:
-    item = re.sub(rf"^\s*{_BULLET}\s*", "", item.strip()).strip(" *")
-    return re.sub(r"等$", "", item).strip()
+    item = _LEADING_BULLET.sub("", item.strip()).strip(" *")
+    return _TRAILING_ETC.sub("", item).strip()
 
 
 def _inline_risks(after: str) -> list[str]:
@@ -101,7 +106,7 @@ def _inline_risks(after: str) -> list[str]:
         s = line.strip().strip("*").strip()
         if not s:
             continue
-        if s.startswith(".") or re.fullmatch(r"[\d\s.…]+", s):
+        if s.startswith(".") or _PAGE_REFERENCE.fullmatch(s):
             return []  # a table-of-contents entry
         if "。" in s:
             collected += s[: s.index("。")]

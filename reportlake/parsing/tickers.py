@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from reportlake.models import TickerMention
 from reportlake.parsing.names import looks_like_name
-from reportlake.parsing.normalize import CJK
+from reportlake.parsing.normalize import CJK, BracketPattern
 from reportlake.vocab import rating_levels
 
 _TICKER = re.compile(
@@ -25,10 +25,11 @@ _US_GLUED = re.compile(
     r"(?<![A-Za-z0-9.])(?P<us>[A-Z]{1,6})\.(?P<usx>OQ|O|N)(?=[A-Z][a-z]|[A-Z]{2,}\d)"
 )
 _US_ANYWHERE = re.compile(r"(?P<us>[A-Z]{1,6})\.(?P<usx>OQ|O|N)(?![A-Za-z0-9])")
-# Exchange suffixes are rare in text: find them first, then read the code before each one.
-_SUFFIX = re.compile(r"(?<=[0-9A-Z])\.(?:S[HZS]|BJ|sh|sz|bj|HK|hk|TWO?|K[SQ]|T|OQ?|N)")
+# Exchange suffixes are rare in text: find them first, then read the code before each one. The
+# dot comes first, so the engine can skip ahead to each dot; a lookbehind checks what precedes it.
+_SUFFIX = re.compile(r"\.(?<=[0-9A-Z]\.)(?:S[HZS]|BJ|sh|sz|bj|HK|hk|TWO?|K[SQ]|T|OQ?|N)")
 # 贵州茅台（600519）: a bare A-share code in brackets right after a name.
-_BARE = re.compile(r"[（(]\s*(\d{6})\s*[)）]")
+_BARE = BracketPattern(r"\s*(\d{6})\s*[)）]")
 _BARE_NAME = re.compile(rf"([{CJK}A-Za-z]{{2,8}})\s*$")
 _NAME_AFTER = re.compile(rf"[ \t]*([{CJK}A-Za-z][{CJK}A-Za-z\-]{{0,15}})")
 _NAME_BEFORE = re.compile(rf"([{CJK}A-Za-z][{CJK}A-Za-z0-9\-]{{1,15}})\s*[（(]\s*$")
@@ -47,17 +48,17 @@ def a_share_exchange(code: str) -> str | None:
 
 
 def _normalise(m: re.Match[str]) -> str:
-    g = {k: v for k, v in m.groupdict().items() if v}
-    if "us" in g:
+    g = m.groupdict()
+    if g.get("us"):
         return f"{g['us']}.{'O' if g['usx'] == 'OQ' else g['usx']}"
-    if "a" in g:
+    if g.get("a"):
         suffix = g["ax"].upper()
         return f"{g['a']}.{'SH' if suffix == 'SS' else suffix}"
-    if "hk" in g:
+    if g.get("hk"):
         return f"{int(g['hk']):04d}.HK"
-    if "tw" in g:
+    if g.get("tw"):
         return f"{g['tw']}.{g['twx']}"
-    if "kr" in g:
+    if g.get("kr"):
         return f"{g['kr']}.{g['krx']}"
     return f"{g['jp']}.T"
 
@@ -102,9 +103,8 @@ def extract_tickers(
             matches.append(m)
     for m in matches:
         ticker = _normalise(m)
-        name = _name_near(text, m.start(), m.end())
-        if not found.get(ticker):
-            found[ticker] = name
+        if not found.get(ticker):  # the first name found for a ticker is kept
+            found[ticker] = _name_near(text, m.start(), m.end())
     for m in _BARE.finditer(text):
         exchange = a_share_exchange(m.group(1))
         before = _BARE_NAME.search(text, max(0, m.start() - 10), m.start())

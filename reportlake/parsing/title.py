@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import islice
 
 from reportlake.models import ReportType
-from reportlake.parsing.normalize import CJK, COLON, Prepared
+from reportlake.parsing.normalize import CJK, COLON, Prepared, iter_lines
 from reportlake.vocab import brokers, industries, lexicon, rating_words, words
 
 _TAG = re.compile(r"^\s*【[^】]{1,20}】\s*")
@@ -31,9 +32,22 @@ _SITE_SUFFIX = re.compile(r"\s*[|｜]\s*([^|｜]{2,30})$")
 _SITE_WORDS = words("web_site_words")
 
 
-@cache
-def _industry_pattern() -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, sorted(industries(), key=len, reverse=True))))
+_INDUSTRIES = "|".join(map(re.escape, sorted(industries(), key=len, reverse=True)))
+_INDUSTRY = re.compile(_INDUSTRIES)
+_INDUSTRY_ONLY = re.compile(rf"(?:{_INDUSTRIES})(?:产业|行业|板块)*")
+_INDUSTRY_LABEL = re.compile(
+    rf"(?:所属行业|行业名称|行业类别|(?<![{CJK}])行业)\s*{COLON}\s*({_INDUSTRIES})"
+)
+_INDUSTRY_LINE = re.compile(rf"^(?:{_INDUSTRIES})(?=(?:行业|产业)?$)")
+_INDUSTRY_REPORT_LINE = re.compile(
+    rf"^({_INDUSTRIES})(?:产业)?行业(?:研究|周报|月报|点评|深度|报告|专题|跟踪|动态|简评)"
+)
+_INDUSTRY_TAG = re.compile(r"^\s*【([^】]{2,20})】")
+_CJK_CHAR = re.compile(f"[{CJK}]")
+_LIST_ITEM = re.compile(r"^\s*(?:[-•·▪●◆■]|\d+[.、)）]\s*\D)")
+_WORD_START = re.compile(rf"[{CJK}A-Za-z0-9]")
+_COLON_OR_YEAR = re.compile(rf"{COLON}|\d{{4}}")
+_SPACES = re.compile(r"\s+")
 
 
 @cache
@@ -45,7 +59,9 @@ def _broker_prefix() -> re.Pattern[str]:
 
 
 def _head_lines(prep: Prepared) -> list[str]:
-    return [ln.strip() for ln in prep.text.split("\n") if ln.strip()][:_HEAD_LINES]
+    """The first non-blank lines of the report, stripped (only those are looked at)."""
+    lines = (ln.strip() for ln in iter_lines(prep.text))
+    return list(islice(filter(None, lines), _HEAD_LINES))
 
 
 def _strip_header_prefix(line: str, prep: Prepared) -> str:
@@ -54,35 +70,35 @@ def _strip_header_prefix(line: str, prep: Prepared) -> str:
     if m and (prep.stripped or _LATIN_HEADER.match(line[m.end() :])):
         line = line[m.end() :]
     latin = _LATIN_HEADER.match(line)
-    if latin and re.match(f"[{CJK}]", line[latin.end() :]):
+    if latin and _CJK_CHAR.match(line, latin.end()):
         line = line[latin.end() :]
     if prep.stripped:
-        ind = _industry_pattern().match(line)
+        ind = _INDUSTRY.match(line)
         if ind and not line[ind.end() :].startswith(_INDUSTRY_FOLLOWERS):
             line = line[ind.end() :]
     return line.strip()
 
 
 def _is_title(line: str) -> bool:
-    cjk = len(re.findall(f"[{CJK}]", line))
+    cjk = len(_CJK_CHAR.findall(line))
     if cjk < 6 or len(line) > 120 or "@" in line:
         return False
     if any(w in line for w in _TITLE_REJECTS) or _RATING_LINE.match(line):
         return False
     if _SAC_NUMBER.search(line):  # an analyst line: 欧阳思亮(S0160518050017)
         return False
-    if re.fullmatch(rf"(?:{_industry_pattern().pattern})(?:产业|行业|板块)*", line):
+    if _INDUSTRY_ONLY.fullmatch(line):
         return False
     if "。" in line.rstrip("。") or line.endswith((":", "：")):
         return False
-    return not re.match(r"^\s*(?:[-•·▪●◆■]|\d+[.、)）]\s*\D)", line)
+    return not _LIST_ITEM.match(line)
 
 
 def _wrapped_rest(title: str, nxt: str) -> bool:
     """Whether ``nxt`` is the end of a title a PDF layout wrapped (…重视字节产业 / 链投资机会)."""
     if len(title) < _WRAP_MIN or title[-1] in _TITLE_END or not 3 <= len(nxt) <= _WRAP_REST:
         return False
-    if not re.match(rf"[{CJK}A-Za-z0-9]", nxt) or re.search(rf"{COLON}|\d{{4}}", nxt):
+    if not _WORD_START.match(nxt) or _COLON_OR_YEAR.search(nxt):
         return False
     rejects = (*_TITLE_REJECTS, *_HEAD_LABELS)
     return not (any(w in nxt for w in rejects) or _RATING_LINE.match(nxt) or _TAG.match(nxt))
@@ -105,45 +121,38 @@ def extract_title(prep: Prepared) -> str | None:
         page_title = _strip_site_name(cand)
         if _is_title(page_title):
             if page_title != cand:
-                return re.sub(r"\s+", " ", page_title).strip()
+                return _SPACES.sub(" ", page_title).strip()
             if not prep.stripped and i + 1 < len(lines) and _wrapped_rest(cand, lines[i + 1]):
                 cand += lines[i + 1]
-            return re.sub(r"\s+", " ", cand).strip()
+            return _SPACES.sub(" ", cand).strip()
     return None
 
 
 def extract_industry(prep: Prepared, title: str | None) -> str | None:
     """The report's industry: a 行业：label, a 【tag】, a header line, then the title's prefix."""
-    vocab = _industry_pattern()
-    head = prep.head()
-    label = re.search(
-        rf"(?:所属行业|行业名称|行业类别|(?<![{CJK}])行业)\s*{COLON}\s*({vocab.pattern})", head
-    )
+    label = _INDUSTRY_LABEL.search(prep.head())
     if label:
         return label.group(1)
     lines = _head_lines(prep)
     if lines:
-        tag = re.match(r"^\s*【([^】]{2,20})】", lines[0])
+        tag = _INDUSTRY_TAG.match(lines[0])
         if tag:
             for word in sorted(industries(), key=len, reverse=True):
                 if tag.group(1).endswith(word):
                     return word
     for line in lines[:12]:
-        m = re.match(rf"^(?:{vocab.pattern})(?=(?:行业|产业)?$)", line)
+        m = _INDUSTRY_LINE.match(line)
         if m:
             return m.group(0)
-        m = re.match(
-            rf"^({vocab.pattern})(?:产业)?行业(?:研究|周报|月报|点评|深度|报告|专题|跟踪|动态|简评)",
-            line,
-        )
+        m = _INDUSTRY_REPORT_LINE.match(line)
         if m:
             return m.group(1)
     if prep.stripped:
-        m = vocab.match(prep.text.lstrip())
+        m = _INDUSTRY.match(prep.text.lstrip())
         if m and not prep.text.lstrip()[m.end() :].startswith(_INDUSTRY_FOLLOWERS):
             return m.group(0)
     if title:
-        m = vocab.match(title)
+        m = _INDUSTRY.match(title)
         if m:
             return m.group(0)
     return None
