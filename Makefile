@@ -11,11 +11,11 @@ INBOX ?= examples/inbox
 
 install: $(STAMP)
 
+# Bytecode is compiled once, at install: with PYTHONDONTWRITEBYTECODE set (as in CI) every
+# process would otherwise recompile Prefect and Great Expectations from source (3 s -> 8 s).
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as in CI) every process
-	# would otherwise recompile Prefect and Great Expectations from source (3 s -> 8 s).
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
