@@ -172,8 +172,8 @@ def extracted_batches(
     """
     chunks = extraction_chunks(batches)
     slots = extraction_slots(settings, len(chunks))
-    shared = worker_settings(settings, slots + 1)
     helps = not settings.dask_address
+    shared = worker_settings(settings, slots + helps)  # the extractors share the HTTP rate
     todo = deque(range(len(chunks)))
     pending: dict[int, PrefectFuture[ExtractedBatch]] = {}
     extracted: dict[int, ExtractedBatch] = {}

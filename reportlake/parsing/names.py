@@ -17,7 +17,7 @@ from enum import Enum
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from reportlake.parsing.normalize import CJK, BracketPattern
+from reportlake.parsing.normalize import CJK
 from reportlake.vocab import company_names, industries, words
 
 _SHAPE = re.compile(rf"^[*]?(?:ST)?[{CJK}A-Za-z][{CJK}A-Za-z0-9&·]*(?:-[A-Z]{{1,2}})?$")
@@ -34,7 +34,7 @@ _TWO_ENUMERATION_COMMAS = re.compile("、[^\n]*、")  # a line that may hold a l
 _STOCK_CUE = re.compile("|".join(map(re.escape, words("stock_words"))))
 _STOCK_CUE_REACH = 30
 # 昆仑万维（公司AI应用稳步上台阶…）: an aside that calls the word before it "the company".
-_COMPANY_ASIDE = BracketPattern(r"\s*公司")
+_COMPANY_ASIDE = re.compile(r"[（(]\s*公司")
 _NAME_BEFORE_ASIDE = re.compile(rf"[{CJK}A-Za-z]{{2,6}}$")
 _PERFORMANCE = re.compile("|".join(map(re.escape, words("performance_words"))))
 _HEAD_WORDS = re.compile("^(?:" + "|".join(map(re.escape, words("list_head_words"))) + ")")

@@ -30,44 +30,11 @@ _T2S = opencc.OpenCC("t2s")
 CJK = r"\u4e00-\u9fff"
 COLON = "[:：]"
 
-
-class BracketPattern:
-    """``[（(]`` followed by ``rest``, searched as two patterns that each open with one bracket.
-
-    The regex engine skips ahead to a literal first character many times faster than to one of a
-    class, and over a whole report that skipping is most of the search. ``rest`` must never match
-    an opening bracket: matches of the two patterns then never overlap, and together they are
-    exactly the matches of ``[（(]rest``.
-    """
-
-    def __init__(self, rest: str) -> None:
-        self._patterns = (re.compile("（" + rest), re.compile(r"\(" + rest))
-
-    def finditer(self, text: str) -> list[re.Match[str]]:
-        """The matches in ``text``, in order."""
-        found = [m for pattern in self._patterns for m in pattern.finditer(text)]
-        return sorted(found, key=lambda m: m.start())
-
-    def remove(self, text: str) -> str:
-        """``text`` without the matches."""
-        kept: list[str] = []
-        pos = 0
-        for m in self.finditer(text):
-            kept.append(text[pos : m.start()])
-            pos = m.end()
-        kept.append(text[pos:])
-        return "".join(kept)
-
-
 _MARKER = re.compile(r"\[(?:[A-Za-z]+_[A-Za-z0-9_]+|Table_[A-Za-z0-9]*)\]")
-_PAGE_NUMBER = (
-    r"\s*(?:第\s*\d+\s*页(?:\s*[/，,共]\s*\d+\s*页?)?"
-    r"|\d{1,3}(?:\s*/\s*\d{1,3})?|-\s*\d{1,3}\s*-)\s*$"
+_PAGE_NUMBER_LINE = re.compile(
+    r"^\s*(?:第\s*\d+\s*页(?:\s*[/，,共]\s*\d+\s*页?)?|\d{1,3}(?:\s*/\s*\d{1,3})?|-\s*\d{1,3}\s*-)\s*$",
+    re.M,
 )
-_PAGE_NUMBER_LINE = re.compile("^" + _PAGE_NUMBER, re.M)
-# The same, found from the line break before it: a literal first character lets the engine skip
-# from line break to line break instead of trying the pattern at every position.
-_PAGE_NUMBER_AFTER_BREAK = re.compile("\n" + _PAGE_NUMBER, re.M)
 _FOOTER = re.compile(
     "(?:"
     + "|".join(map(re.escape, words("footer_phrases")))
@@ -179,7 +146,7 @@ def remove_page_furniture(text: str) -> str:
 def _content_lines(text: str) -> list[str]:
     """The lines of ``text`` without page footers, page numbers and repeated running headers."""
     text = _FOOTER.sub("", text)
-    text = _remove_page_numbers(text)
+    text = _PAGE_NUMBER_LINE.sub("", text)
     lines = text.split("\n")
     keys = [ln.strip() for ln in lines]
     repeated = {key for key, n in Counter(keys).items() if n >= 3 and 4 <= len(key) <= 60}
@@ -194,31 +161,6 @@ def _content_lines(text: str) -> list[str]:
             seen.add(key)
         kept.append(ln)
     return kept
-
-
-def _remove_page_numbers(text: str) -> str:
-    """``_PAGE_NUMBER_LINE.sub("", text)``, found faster.
-
-    A match starts at a line start. Right where the previous match ended (or at the start of the
-    text) the pattern is tried in place: the line break before may belong to that match. Every
-    later line start follows a line break, and ``_PAGE_NUMBER_AFTER_BREAK`` finds those fast.
-    """
-    kept: list[str] = []
-    pos = 0
-    while True:
-        at_line_start = pos == 0 or text[pos - 1] == "\n"
-        m = _PAGE_NUMBER_LINE.match(text, pos) if at_line_start else None
-        if m is not None:
-            start = m.start()
-        else:
-            m = _PAGE_NUMBER_AFTER_BREAK.search(text, pos)
-            if m is None:
-                break
-            start = m.start() + 1  # the line break stays
-        kept.append(text[pos:start])
-        pos = m.end()
-    kept.append(text[pos:])
-    return "".join(kept)
 
 
 @cache

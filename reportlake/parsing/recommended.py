@@ -7,7 +7,7 @@ import string
 from dataclasses import dataclass, field
 
 from reportlake.parsing.names import Kind, NameIndex, states_performance
-from reportlake.parsing.normalize import CJK, COLON, BracketPattern
+from reportlake.parsing.normalize import CJK, COLON
 from reportlake.vocab import words
 
 _CUES = re.compile("|".join(map(re.escape, words("recommend_cues"))))
@@ -20,7 +20,7 @@ _SECURITY_CUES = frozenset(
 _ADVICE = re.compile("|".join(map(re.escape, words("advice_headings"))))
 _RISK = re.compile("|".join(map(re.escape, words("risk_headings"))))
 _SOURCE = re.compile("|".join(map(re.escape, words("source_labels"))))
-_ASIDE = BracketPattern(r"[^（()）]{0,100}[)）]")
+_ASIDE = re.compile(r"[（(][^（()）]{0,100}[)）]")
 _BRACKETED = re.compile(rf"【([{CJK}A-Za-z0-9\-]{{2,10}})】")
 _GROUP_SPLIT = re.compile(r"[；;]")
 _ITEM_SPLIT = re.compile(r"[、，,]")
@@ -51,7 +51,7 @@ _ADVICE_REACH = 2500
 def _prepare(body: str) -> str:
     # Asides such as "视觉中国（关注）" or a long comment after a name are not list items; the
     # second pass removes the outer aside of a nested pair.
-    return _ASIDE.remove(_ASIDE.remove(_unwrap(body.replace("**", ""))))
+    return _ASIDE.sub("", _ASIDE.sub("", _unwrap(body.replace("**", ""))))
 
 
 def _continues(prev: str, line: str, blank: bool) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from reportlake.models import TickerMention
 from reportlake.parsing.names import looks_like_name
-from reportlake.parsing.normalize import CJK, BracketPattern
+from reportlake.parsing.normalize import CJK
 from reportlake.vocab import rating_levels
 
 _TICKER = re.compile(
@@ -29,7 +29,7 @@ _US_ANYWHERE = re.compile(r"(?P<us>[A-Z]{1,6})\.(?P<usx>OQ|O|N)(?![A-Za-z0-9])")
 # dot comes first, so the engine can skip ahead to each dot; a lookbehind checks what precedes it.
 _SUFFIX = re.compile(r"\.(?<=[0-9A-Z]\.)(?:S[HZS]|BJ|sh|sz|bj|HK|hk|TWO?|K[SQ]|T|OQ?|N)")
 # 贵州茅台（600519）: a bare A-share code in brackets right after a name.
-_BARE = BracketPattern(r"\s*(\d{6})\s*[)）]")
+_BARE = re.compile(r"[（(]\s*(\d{6})\s*[)）]")
 _BARE_NAME = re.compile(rf"([{CJK}A-Za-z]{{2,8}})\s*$")
 _NAME_AFTER = re.compile(rf"[ \t]*([{CJK}A-Za-z][{CJK}A-Za-z\-]{{0,15}})")
 _NAME_BEFORE = re.compile(rf"([{CJK}A-Za-z][{CJK}A-Za-z0-9\-]{{1,15}})\s*[（(]\s*$")
