@@ -42,9 +42,12 @@ from tasks.ingest import (
 )
 from tasks.lease import lake_guard
 
-# Chunks in flight per worker: enough queued that workers keep going through a commit (and the
-# first wait for the validator) in this process.
-AHEAD = 4
+# Chunks in flight per worker: while this process builds the validator (seconds), enough for the
+# workers to keep going; after it, one running and one queued, which outlasts anything this
+# process does between two looks (a chunk of its own, a commit) and leaves little at the end
+# for it to wait on.
+AHEAD_AT_START = 4
+AHEAD = 2
 
 
 def window_today(
@@ -165,10 +168,10 @@ def extracted_batches(
     ``prepare()`` runs once the first chunks are on their way to the workers (while they
     start): the validator is built then, in this process's main thread, not beside its
     extraction (importing Great Expectations in a thread slowed it down twice over). Chunks
-    go to the workers ``AHEAD`` per worker, so a worker never waits for this process to
-    collect a result. Whenever this process would otherwise wait, it extracts the next chunk
-    itself (not with a Dask cluster, whose workers may be many). The workers are shut down as
-    soon as the last chunk is back, before the last commits.
+    go to the workers a few per worker (``AHEAD_AT_START``, then ``AHEAD``), so a worker never
+    waits for this process to collect a result. Whenever this process would otherwise wait, it
+    extracts the next chunk itself (not with a Dask cluster, whose workers may be many). The
+    workers are shut down as soon as the last chunk is back, before the last commits.
     """
     chunks = extraction_chunks(batches)
     slots = extraction_slots(settings, len(chunks))
@@ -180,14 +183,14 @@ def extracted_batches(
     with ExitStack() as stack:
         runner = stack.enter_context(task_runner(settings, slots))
 
-        def submit() -> None:
-            while runner is not None and todo and len(pending) < AHEAD * slots:
+        def submit(ahead: int = AHEAD) -> None:
+            while runner is not None and todo and len(pending) < ahead * slots:
                 i = todo.popleft()
                 # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
                 params = {"settings": shared, "items": chunks[i][1]}
                 pending[i] = runner.submit(extract_batch, params)
 
-        submit()
+        submit(AHEAD_AT_START)
         prepare()
         for number in range(len(batches)):
             needed = [i for i, (b, _) in enumerate(chunks) if b == number]

@@ -65,36 +65,49 @@ def raw_path(lake: Location, report_id: str, publish_date: dt.date | None, suffi
 
 
 def write_tables(lake: Location, tables: Mapping[str, pa.Table]) -> dict[str, int]:
-    """Merge each table's rows into their partitions; return rows written per table."""
+    """Merge each table's rows into their partitions; return rows written per table.
+
+    A table is sorted once, by partition and then as its files are, and each partition's
+    rows are a zero-copy slice of it.
+    """
     written: dict[str, int] = {}
     for name, table in tables.items():
         if table.num_rows == 0:
             continue
-        table = table.cast(SCHEMAS[name])
-        by_partition: dict[str, list[int]] = defaultdict(list)
-        for i, day in enumerate(table.column("publish_date").to_pylist()):
-            by_partition[partition_value(day)].append(i)
-        for value, indices in sorted(by_partition.items()):
-            rows = table.take(pa.array(indices, pa.int64()))
-            _merge_partition(lake, name, value, rows)
+        order = _file_order(name)
+        table = table.cast(SCHEMAS[name]).sort_by([("publish_date", "ascending"), *order])
+        days = table.column("publish_date").to_pylist()
+        start = 0
+        for end in range(1, len(days) + 1):
+            if end == len(days) or days[end] != days[start]:
+                rows = table.slice(start, end - start)
+                _merge_partition(lake, name, partition_value(days[start]), rows, order)
+                start = end
         written[name] = table.num_rows
     return written
 
 
-def _merge_partition(lake: Location, name: str, value: str, rows: pa.Table) -> None:
+def _file_order(name: str) -> list[tuple[str, str]]:
+    """How the rows of a partition's file are sorted: by their key (analysts: and position)."""
+    order = [(k, "ascending") for k in ROW_KEYS[name]]
+    if name == "analysts":
+        order.append(("position", "ascending"))
+    return order
+
+
+def _merge_partition(
+    lake: Location, name: str, value: str, rows: pa.Table, order: list[tuple[str, str]]
+) -> None:
+    """Write ``rows`` (sorted) into their partition's file, replacing rows with the same key."""
     path = lake.join(name, f"dt={value}", PART_FILE)
-    keys = ROW_KEYS[name]
     try:  # one request, not a HEAD and then a GET, on object storage
         current = pq.read_table(path, filesystem=lake.fs, schema=SCHEMAS[name])
     except FileNotFoundError:
         pass  # a new partition
     else:
-        current = current.filter(pc.invert(_key_mask(current, rows, keys)))
-        rows = pa.concat_tables([current, rows])
-    sort = [(k, "ascending") for k in keys]
-    if name == "analysts":
-        sort.append(("position", "ascending"))
-    write_parquet_atomic(lake, path, rows.sort_by(sort))
+        current = current.filter(pc.invert(_key_mask(current, rows, ROW_KEYS[name])))
+        rows = pa.concat_tables([current, rows]).sort_by(order)
+    write_parquet_atomic(lake, path, rows)
     log.debug("wrote %d rows to %s", rows.num_rows, path)
 
 

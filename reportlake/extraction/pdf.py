@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pymupdf
 from numpy.typing import NDArray
 
 from reportlake.errors import ExtractionError
-from reportlake.extraction.text import common_hanzi_share, hanzi_are_common, plausible_share
+from reportlake.extraction.text import (
+    common_hanzi_share,
+    hanzi_are_common,
+    plausible_share,
+    visible_count,
+)
 from reportlake.models import Document
 
 # MuPDF prints repair warnings to stderr; our errors carry what a user needs instead.
@@ -24,15 +29,13 @@ _TEXT_FLAGS = pymupdf.TEXTFLAGS_TEXT
 _MIN_CHARS_PER_PAGE = 20  # below this on average the PDF is a scan without a text layer
 _MIN_PLAUSIBLE = 0.9  # garbled text layers (fonts without ToUnicode) fall far below this
 _OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
-_SPACES = re.compile(r"\s+")
 _ROW_TOLERANCE = 1.0  # points: lines this close in y on both sides of a gap are table rows
 
 
 Reduce = Callable[..., NDArray[np.float64]]
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     x0: float
     y0: float
     x1: float
@@ -48,13 +51,13 @@ def find_gutter(lines: list[Line], width: float, height: float) -> float | None:
     sidebar and the main text have their own line pitches. Every candidate x is judged at
     once on arrays of the line boxes (rows: candidates, columns: lines).
     """
-    if len(lines) < 8:
+    if len(lines) < 8 or not _sides_possible(lines, width):
         return None
     x0, y0, x1, y1 = (
         np.array(v, dtype=float)
         for v in zip(*((ln.x0, ln.y0, ln.x1, ln.y1) for ln in lines), strict=True)
     )
-    xs = np.arange(int(width * 0.15), int(width * 0.85), 2, dtype=float)[:, None]
+    xs = np.arange(int(width * 0.15), int(width * 0.85), 2, dtype=float)[:, None]  # candidates
     left, right = x1 <= xs, x0 >= xs
     # Only where both sides have text: full-width text above or below may cross freely.
     top = np.maximum(_masked(y0, left, np.min), _masked(y0, right, np.min))
@@ -82,6 +85,19 @@ def find_gutter(lines: list[Line], width: float, height: float) -> float | None:
         if best is None or candidate < best:
             best = candidate
     return best[2] if best else None
+
+
+def _sides_possible(lines: list[Line], width: float) -> bool:
+    """Whether some candidate x has 4 lines wholly left of it and 4 wholly right of it.
+
+    A cheap necessary condition for a gutter: most one-column pages fail it (their lines start
+    at the left margin), and skip the array work.
+    """
+    right_edges = sorted(ln.x1 for ln in lines)
+    left_edges = sorted((ln.x0 for ln in lines), reverse=True)
+    lowest = max(right_edges[3], int(width * 0.15))  # from here 4 lines end to the left
+    highest = min(left_edges[3], int(width * 0.85))  # up to here 4 lines start to the right
+    return lowest <= highest
 
 
 def _masked(
@@ -134,7 +150,7 @@ def _plain_text(page: pymupdf.Page) -> str:
 def _page_text(page: pymupdf.Page) -> str:
     """A page in reading order, a sidebar kept whole ahead of the main text beside it."""
     lines: list[Line] = []
-    for block in page.get_text("dict")["blocks"]:
+    for block in page.get_text("dict", flags=_TEXT_FLAGS)["blocks"]:
         if block["type"] != 0:  # image blocks
             continue
         for line in block["lines"]:
@@ -205,7 +221,7 @@ def extract_pdf(data: bytes, *, max_pages: int = MAX_PAGES) -> Document:
 
 def _check_text_layer(text: str, page_count: int, *, repaired: bool) -> None:
     """Refuse text that is missing (a scan, or lost to damage) or unreadable (garbled fonts)."""
-    visible = len(_SPACES.sub("", text))
+    visible = visible_count(text)
     if visible < _MIN_CHARS_PER_PAGE * page_count:
         if repaired:  # MuPDF rebuilt a broken cross-reference table and found no text
             raise ExtractionError(
@@ -216,7 +232,7 @@ def _check_text_layer(text: str, page_count: int, *, repaired: bool) -> None:
             f"PDF has no text layer ({visible} characters on {page_count} pages; a scanned "
             "image): it needs OCR before it can be ingested"
         )
-    share = plausible_share(text)
+    share = plausible_share(text, visible)
     if share < _MIN_PLAUSIBLE:
         symptom = f"{1 - share:.0%} of its characters are not text"
     elif not hanzi_are_common(text):

@@ -32,34 +32,42 @@ _JUNK = frozenset({"Cc", "Cn", "Co", "Cs"})  # controls, unassigned, private use
 # Regexes do the per-character work in C: a 10 MB page must not take seconds to judge.
 _HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")  # CJK unified ideographs and extension A
 _SPACE = re.compile(r"\s")
-_PLAUSIBLE = re.compile(
-    "[\x20-\x7e"  # ASCII
+# Non-space characters outside the ranges common in reports.
+_IMPLAUSIBLE = re.compile(
+    "[^\\s"
+    "\x20-\x7e"  # ASCII
     "\u4e00-\u9fff"  # CJK unified ideographs
     "\u3000-\u303f"  # CJK punctuation
     "\uff00-\uffef"  # full-width forms
     "\u2000-\u27bf"  # general punctuation, arrows, symbols, dingbats
     "\u00a0-\u024f"  # Latin-1 and Latin extended
     "\u0370-\u03ff"  # Greek (alpha, beta in finance)
-    "\u25a0-\u25ff]+"  # geometric shapes used as bullets
+    "\u25a0-\u25ff]"  # geometric shapes used as bullets
 )
 _ASCII_JUNK = re.compile("[\x00-\x08\x0e-\x1b\x7f]")  # ASCII controls that are not whitespace
 _ASCII_OR_SPACE = re.compile(r"[\x00-\x7f\s]+")
 _REPLACEMENT = "\ufffd"
 
 
-def plausible_share(text: str) -> float:
+def plausible_share(text: str, visible: int | None = None) -> float:
     """Share of non-space characters that are common in reports (CJK, ASCII, punctuation).
 
     Rare but legitimate characters (CJK extension A ...) count half; controls, unassigned and
-    private-use code points and U+FFFD count nothing.
+    private-use code points and U+FFFD count nothing. ``visible``: the number of non-space
+    characters, if the caller has counted them already.
     """
-    visible = _SPACE.sub("", text)
+    if visible is None:
+        visible = visible_count(text)
     if not visible:
         return 0.0
-    rest = _PLAUSIBLE.sub("", visible)  # usually a handful: judged one by one
-    good = len(visible) - len(rest)
+    rest = _IMPLAUSIBLE.findall(text)  # usually a handful: judged one by one
     rare = sum(1 for ch in rest if ch != _REPLACEMENT and unicodedata.category(ch) not in _JUNK)
-    return (good + rare / 2) / len(visible)
+    return (visible - len(rest) + rare / 2) / visible
+
+
+def visible_count(text: str) -> int:
+    """The number of non-space characters."""
+    return len(_SPACE.sub("", text))
 
 
 def common_hanzi_share(text: str) -> float | None:
