@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any, Literal
 
@@ -42,11 +42,9 @@ from tasks.ingest import (
 )
 from tasks.lease import lake_guard
 
-# Chunks in flight per worker: while this process builds the validator (seconds), enough for the
-# workers to keep going; after it, one running and one queued, which outlasts anything this
-# process does between two looks (a chunk of its own, a commit) and leaves little at the end
-# for it to wait on.
-AHEAD_AT_START = 4
+# Chunks in flight per worker: one running and one queued, which outlasts anything this process
+# does between two looks (a chunk of its own, a commit) and leaves little at the end for it to
+# wait on.
 AHEAD = 2
 
 
@@ -144,12 +142,11 @@ def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) ->
         return []  # nothing new: Great Expectations is not even loaded
     known = open_known(settings)
     results: list[BatchResult] = []
-
-    def prepare() -> None:
-        with timed(timings, "quality_setup"):
-            start_quality_run(settings)
-
-    for batch in extracted_batches(settings, plan.batches, timings, prepare=prepare):
+    with timed(timings, "quality_setup"):
+        # Returns at once: the validator loads in a process of its own while the batches are
+        # extracted, and the first commit waits only for what is left of that.
+        start_quality_run(settings)
+    for batch in extracted_batches(settings, plan.batches, timings):
         # quote(): Prefect need not scan the batch's reports for futures to resolve.
         committed = commit_batch(settings, quote(batch), quote(known))  # type: ignore[call-overload]
         results.append(committed)
@@ -160,18 +157,13 @@ def extracted_batches(
     settings: Settings,
     batches: list[list[SourceItem]],
     timings: dict[str, float],
-    *,
-    prepare: Callable[[], None] = lambda: None,
 ) -> Iterator[ExtractedBatch]:
     """The batches, extracted, in order, each as soon as all its chunks are back.
 
-    ``prepare()`` runs once the first chunks are on their way to the workers (while they
-    start): the validator is built then, in this process's main thread, not beside its
-    extraction (importing Great Expectations in a thread slowed it down twice over). Chunks
-    go to the workers a few per worker (``AHEAD_AT_START``, then ``AHEAD``), so a worker never
-    waits for this process to collect a result. Whenever this process would otherwise wait, it
-    extracts the next chunk itself (not with a Dask cluster, whose workers may be many). The
-    workers are shut down as soon as the last chunk is back, before the last commits.
+    Chunks go to the workers ``AHEAD`` per worker, so a worker never waits for this process to
+    collect a result. Whenever this process would otherwise wait, it extracts the next chunk
+    itself (not with a Dask cluster, whose workers may be many). The workers are shut down as
+    soon as the last chunk is back, before the last commits.
     """
     chunks = extraction_chunks(batches)
     slots = extraction_slots(settings, len(chunks))
@@ -183,15 +175,14 @@ def extracted_batches(
     with ExitStack() as stack:
         runner = stack.enter_context(task_runner(settings, slots))
 
-        def submit(ahead: int = AHEAD) -> None:
-            while runner is not None and todo and len(pending) < ahead * slots:
+        def submit() -> None:
+            while runner is not None and todo and len(pending) < AHEAD * slots:
                 i = todo.popleft()
                 # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
                 params = {"settings": shared, "items": chunks[i][1]}
                 pending[i] = runner.submit(extract_batch, params)
 
-        submit(AHEAD_AT_START)
-        prepare()
+        submit()
         for number in range(len(batches)):
             needed = [i for i, (b, _) in enumerate(chunks) if b == number]
             while missing := [i for i in needed if i not in extracted]:

@@ -40,7 +40,7 @@ from reportlake.tables import quarantine_table, record_json, reports_to_tables
 from reportlake.vocab import canonical_broker, rating_levels
 
 if TYPE_CHECKING:
-    from reportlake.quality import Validator
+    from reportlake.quality import Validates
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def _finish(
 
 
 def commit_batch(
-    batch: ExtractedBatch, lake: Location, validator: Validator, known: KnownReports
+    batch: ExtractedBatch, lake: Location, validator: Validates, known: KnownReports
 ) -> BatchResult:
     """Validate an extracted batch and commit it to the lake; runs one at a time per lake.
 
@@ -467,7 +467,7 @@ def ingest_batch(
     source: Source,
     items: Sequence[SourceItem],
     lake: Location,
-    validator: Validator,
+    validator: Validates,
     *,
     known: KnownReports,
     security_master: Mapping[str, str] | None = None,

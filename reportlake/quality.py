@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -118,6 +118,13 @@ def suite_parameters(today: dt.date) -> dict[str, Any]:
         # A timestamp, not a date: pandas 3 refuses to compare datetime64 columns with dates.
         "max_publish_date": pd.Timestamp(today + PUBLISH_DATE_SLACK),
     }
+
+
+class Validates(Protocol):
+    """What a commit needs of a validator: a :class:`Validator` in this process, or one in a
+    process of its own (:class:`reportlake.quality_process.ValidatorProcess`)."""
+
+    def validate(self, tables: Mapping[str, pa.Table]) -> ValidationResult: ...
 
 
 class Validator:
@@ -216,37 +223,31 @@ class Validator:
         """Names of the tables that have a suite."""
         return tuple(self._suites)
 
-    @property
-    def results(self) -> tuple[ExpectationSuiteValidationResult, ...]:
-        """GX results of every table validated since the last ``reset_results``."""
-        return tuple(self._results)
-
     def reset_results(self) -> None:
         """Forget the results kept so far: a new run starts (one validator serves many runs)."""
         self._results.clear()
 
-    def build_data_docs(self, lake: Location, run_key: str) -> str:
-        """Render the run's results as GX Data Docs into ``<lake>/_quality/docs/<run_key>/``.
+    def render_data_docs(self, run_key: str) -> dict[str, bytes] | None:
+        """The kept results as a GX Data Docs site: its files by path in the site; None if
+        nothing was validated since the last ``reset_results``.
 
-        GX's site builder writes only to local disk, so the site is built in a temporary
-        directory and then copied file by file into the lake (local or S3).
-
-        Returns:
-            The URI of the site's ``index.html``.
+        GX's site builder writes only to local disk: the site is built in a temporary directory
+        and read back, to be stored in the lake by :func:`write_data_docs`.
         """
-        if not run_key or "/" in run_key or run_key.startswith("."):
-            raise ValueError(f"run key {run_key!r} must be a plain directory name")
-        target = lake.join(DOCS_DIR, run_key)
+        if not self._results:
+            return None
+        _check_run_key(run_key)
         with tempfile.TemporaryDirectory(prefix="reportlake-docs-") as tmp:
             site = Path(tmp)
             with _quiet_gx():
                 self._render_site(site, run_key)
             if not (site / "index.html").is_file():
                 raise QualityRunError(f"GX built no index.html for run {run_key!r}")
-            for path in sorted(p for p in site.rglob("*") if p.is_file()):
-                rel = path.relative_to(site).as_posix()
-                write_bytes_atomic(lake, posixpath.join(target, rel), path.read_bytes())
-        return lake.uri_of(posixpath.join(target, "index.html"))
+            return {
+                path.relative_to(site).as_posix(): path.read_bytes()
+                for path in sorted(site.rglob("*"))
+                if path.is_file()
+            }
 
     def _render_site(self, site: Path, run_key: str) -> None:
         """Build the Data Docs of the kept results in a fresh ephemeral context at ``site``."""
@@ -426,6 +427,26 @@ def split_quarantine(
     return passed, quarantined
 
 
+def write_data_docs(lake: Location, run_key: str, files: Mapping[str, bytes]) -> str:
+    """Store a run's Data Docs site in ``<lake>/_quality/docs/<run_key>/`` (local or S3), file
+    by file; the URI of its ``index.html``."""
+    _check_run_key(run_key)
+    target = lake.join(DOCS_DIR, run_key)
+    for rel, data in sorted(files.items()):
+        write_bytes_atomic(lake, posixpath.join(target, rel), data)
+    return lake.uri_of(posixpath.join(target, "index.html"))
+
+
+def _check_run_key(run_key: str) -> None:
+    if not run_key or "/" in run_key or run_key.startswith("."):
+        raise ValueError(f"run key {run_key!r} must be a plain directory name")
+
+
+def validation_columns(table: pa.Table) -> pa.Table:
+    """The columns of ``table`` that expectations read: no list columns, no bulk text."""
+    return table.select([f.name for f in table.schema if not _is_bulky(f.type)])
+
+
 def frame_for_validation(table: pa.Table) -> pd.DataFrame:
     """The scalar columns of ``table`` as pandas, row ``i`` at index ``i``.
 
@@ -434,10 +455,10 @@ def frame_for_validation(table: pa.Table) -> pd.DataFrame:
     ``date`` objects so range checks compare timestamps with timestamps; ``ms`` (not ``ns``)
     keeps a mistyped year like 3024 representable, so it fails the check instead of crashing.
     """
-    keep = [f.name for f in table.schema if not _is_bulky(f.type)]
-    frame = table.select(keep).to_pandas(date_as_object=False)
-    for f in table.schema:
-        if f.name in keep and pa.types.is_date(f.type):
+    kept = validation_columns(table)
+    frame = kept.to_pandas(date_as_object=False)
+    for f in kept.schema:
+        if pa.types.is_date(f.type):
             frame[f.name] = frame[f.name].astype("datetime64[ms]")
     return frame
 

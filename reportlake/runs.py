@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from reportlake import lake as lake_io
@@ -25,16 +25,13 @@ from reportlake.pipeline import (
     extract_batch,
     load_security_master,
 )
+from reportlake.quality_process import ValidatorProcess
 from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
 from reportlake.sources.s3 import S3LandingSource
 from reportlake.state import load_cursor, load_known, load_state, record_keys, save_cursor
 from reportlake.storage import Location, resolve_location, s3_client
-
-if TYPE_CHECKING:
-    from reportlake.quality import Validator
-
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -121,19 +118,21 @@ def describe_run(
 
 
 _validator_lock = threading.Lock()
+_validators: dict[Path, ValidatorProcess] = {}
 
 
-def validator_for(suites_dir: Path) -> Validator:
-    """One Great Expectations context per process: it takes seconds to build."""
-    with _validator_lock:  # threads that ask at once share one build
-        return _build_validator(suites_dir)
+def validator_for(suites_dir: Path) -> ValidatorProcess:
+    """This process's validator for ``suites_dir``: one child process, started on first use.
 
-
-@cache
-def _build_validator(suites_dir: Path) -> Validator:
-    from reportlake.quality import Validator
-
-    return Validator(suites_dir)
+    It takes seconds to build and serves every later run of this process; a new one is started
+    if it died (its results for the current run's Data Docs are then lost) or if this process
+    is a fork of the one that started it.
+    """
+    with _validator_lock:  # threads that ask at once share one child
+        current = _validators.get(suites_dir)
+        if current is None or not current.usable:
+            current = _validators[suites_dir] = ValidatorProcess(suites_dir)
+        return current
 
 
 @cache
@@ -243,9 +242,9 @@ def run_batch(
 
 
 def start_quality_run(settings: Settings) -> None:
-    """Start a run's quality record: the process-wide validator forgets earlier runs' results."""
-    with _validator_lock:  # before any of this run's batches can validate
-        _build_validator(settings.expectations_dir).reset_results()
+    """Start a run's quality record: the validator (started now if need be, loading while the run
+    goes on) forgets earlier runs' results. Returns at once."""
+    validator_for(settings.expectations_dir).reset_results()
 
 
 def build_quality_docs(settings: Settings, run_key: str, validated: int) -> str | None:
@@ -256,10 +255,7 @@ def build_quality_docs(settings: Settings, run_key: str, validated: int) -> str 
     """
     if not validated:
         return None
-    validator = validator_for(settings.expectations_dir)
-    if not validator.results:
-        return None
-    return validator.build_data_docs(open_lake(settings), run_key)
+    return validator_for(settings.expectations_dir).build_data_docs(open_lake(settings), run_key)
 
 
 def finish_run(settings: Settings, window: Window, results: Sequence[BatchResult]) -> None:

@@ -6,7 +6,7 @@ A test helper with two entry points:
   kills it in the middle of its N-th Parquet write (N = 0: no kill), then prints
   ``writes=<Parquet writes> written=<reports> quarantined=<reports>``.
 - ``python -m tests.fault_run serve`` is a fork server (:class:`ForkServer` drives it): it
-  imports Prefect, the flows and Great Expectations and builds the validator once, then forks a
+  imports Prefect and the flows once (each run starts its own validation process), then forks a
   child per command, so a run costs its own work instead of ~12 s of start-up. Each child is
   the leader of its own process group, runs ``reportlake <argv>`` and exits with its code.
 
@@ -171,13 +171,12 @@ def install_from_env() -> None:
 
 
 def _preload() -> None:
-    """What every run needs and takes seconds to load: Prefect, the flows, the validator."""
-    for name in ("flows.ingest", "flows.backfill", "reportlake.cli", "reportlake.quality"):
-        importlib.import_module(name)
-    from reportlake.runs import validator_for
-    from reportlake.settings import Settings
+    """What every run needs and takes seconds to load: Prefect and the flows.
 
-    validator_for(Settings().expectations_dir)
+    Not the validator: it runs in a child process of each run (forked runs cannot share one).
+    """
+    for name in ("flows.ingest", "flows.backfill", "reportlake.cli"):
+        importlib.import_module(name)
 
 
 def _shorten_retry_delays(seconds: float) -> None:

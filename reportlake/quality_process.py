@@ -1,0 +1,150 @@
+"""The validator in a process of its own, so that a run's process never loads Great Expectations.
+
+Building the validator imports Great Expectations, pandas and scipy: seconds of CPU and some
+150 MB. In a child process it loads while the run's process lists and extracts (nothing waits
+for it until the first commit), and the run's process stays that much smaller. The child keeps
+the current run's results for its Data Docs, renders them on request and hands the files back
+to be stored in the lake by the run's process.
+
+A child serves the process that started it: a forked copy of that process starts its own. It
+exits when its parent closes the pipe or dies (the pipe then reads end-of-file).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from reportlake.errors import QualityRunError
+from reportlake.quality import ValidationResult, validation_columns, write_data_docs
+from reportlake.storage import Location
+
+_STOP_TIMEOUT_S = 5.0
+
+
+class ValidatorProcess:
+    """A :class:`~reportlake.quality.Validator` for ``suites_dir``, built and run in a child."""
+
+    def __init__(self, suites_dir: Path) -> None:
+        self.suites_dir = Path(suites_dir)
+        context = multiprocessing.get_context("spawn")  # no copy of this process's threads
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(child_end, self.suites_dir),
+            name="reportlake-validator",
+            daemon=True,
+        )
+        self._process.start()
+        child_end.close()
+        self._owner = os.getpid()
+        self._lock = threading.Lock()  # one request at a time on the pipe
+        # Before multiprocessing's own exit handler, which would SIGTERM the child: a child
+        # that exits on its own cleans up after itself (no "leaked semaphore" warnings).
+        atexit.register(self.close)
+
+    @property
+    def usable(self) -> bool:
+        """Whether this process started the child and the child still runs."""
+        return os.getpid() == self._owner and self._process.is_alive()
+
+    def validate(self, tables: Mapping[str, pa.Table]) -> ValidationResult:
+        """Validate each table once (see ``Validator.validate``); only checkable columns travel."""
+        sent = {name: validation_columns(table) for name, table in tables.items()}
+        result: ValidationResult = self._call("validate", sent)
+        return result
+
+    def reset_results(self) -> None:
+        """Forget the results kept so far; does not wait for the validator to be built."""
+        self._call("reset", reply=False)
+
+    def build_data_docs(self, lake: Location, run_key: str) -> str | None:
+        """Render the run's results as Data Docs and store them in the lake (see
+        ``write_data_docs``); None when nothing was validated since the last reset."""
+        files: dict[str, bytes] | None = self._call("render", run_key)
+        return None if files is None else write_data_docs(lake, run_key, files)
+
+    def close(self) -> None:
+        """Stop the child: it exits once its pipe is closed."""
+        if os.getpid() != self._owner:
+            return  # a forked copy: the child is its parent's
+        atexit.unregister(self.close)
+        self._conn.close()
+        self._process.join(_STOP_TIMEOUT_S)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def _call(self, op: str, *args: Any, reply: bool = True) -> Any:
+        with self._lock:
+            try:
+                self._conn.send((op, args))
+                if not reply:
+                    return None
+                status, value = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise QualityRunError(
+                    f"the validation process (pid {self._process.pid}) is gone "
+                    f"(exit code {self._process.exitcode}): rerun; if it keeps dying, check the "
+                    "machine's memory and the expectation suites"
+                ) from exc
+        if status == "error":
+            raise value
+        return value
+
+
+def _serve(conn: Connection, suites_dir: Path) -> None:
+    """The child: build the validator, then answer requests until the pipe closes."""
+    from reportlake.quality import Validator
+
+    validator: Validator | None = None
+    failure: Exception | None = None
+    try:
+        validator = Validator(suites_dir)
+    except Exception as exc:  # noqa: BLE001 - sent back with every request, not lost
+        failure = exc
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            return  # the run's process closed the pipe or died
+        try:
+            if validator is None:
+                assert failure is not None
+                raise failure
+            value = _run(validator, op, args)
+        except Exception as exc:  # noqa: BLE001 - the caller raises it
+            if op == "reset":
+                continue
+            _send(conn, ("error", exc))
+        else:
+            if op != "reset":
+                _send(conn, ("ok", value))
+
+
+def _run(validator: Any, op: str, args: tuple[Any, ...]) -> Any:
+    if op == "validate":
+        return validator.validate(*args)
+    if op == "render":
+        return validator.render_data_docs(*args)
+    if op == "reset":
+        return validator.reset_results()
+    raise QualityRunError(f"unknown request {op!r} to the validation process")
+
+
+def _send(conn: Connection, message: tuple[str, Any]) -> None:
+    try:
+        conn.send(message)
+    except (EOFError, OSError):
+        return  # the parent is gone; the next recv ends the loop
+    except Exception as exc:  # noqa: BLE001 - an error that cannot be pickled
+        error = message[1]
+        conn.send(("error", QualityRunError(f"{type(error).__name__}: {error} ({exc})")))

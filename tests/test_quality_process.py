@@ -1,0 +1,141 @@
+"""The validator's own process: the run's process never loads Great Expectations."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reportlake.errors import QualityRunError
+from reportlake.quality_process import ValidatorProcess
+from reportlake.tables import reports_to_tables
+from tests.conftest import REPO
+from tests.test_quality import SUITES, make_report
+
+
+@pytest.fixture(scope="module")
+def process() -> ValidatorProcess:
+    validator = ValidatorProcess(SUITES)
+    yield validator
+    validator.close()
+
+
+def test_a_bad_row_is_reported_by_the_child(process: ValidatorProcess) -> None:
+    good, bad = make_report("child-good"), make_report("child-bad", broker="某某证券")
+    result = process.validate(reports_to_tables([good, bad]))
+    assert set(result.failures) == {bad.report_id}
+    assert any("broker" in reason for reason in result.failures[bad.report_id])
+    assert result.counts["reports"].rows == 2
+
+
+def test_data_docs_come_back_and_are_stored(process: ValidatorProcess, tmp_path: Path) -> None:
+    from reportlake.storage import resolve_location
+
+    process.reset_results()
+    process.validate(reports_to_tables([make_report("docs-1")]))
+    index = process.build_data_docs(resolve_location(str(tmp_path / "lake")), "run-1")
+    assert index is not None and index.endswith("_quality/docs/run-1/index.html")
+    assert (tmp_path / "lake/_quality/docs/run-1/index.html").is_file()
+    process.reset_results()
+    assert process.build_data_docs(resolve_location(str(tmp_path / "lake")), "run-2") is None
+
+
+def test_run_process_does_not_import_great_expectations() -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from reportlake.runs import validator_for
+        from reportlake.tables import reports_to_tables
+        from tests.test_quality import make_report
+        result = validator_for(Path({str(SUITES)!r})).validate(
+            reports_to_tables([make_report("x")])
+        )
+        print(len(result.failures), "great_expectations" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0", "False"]
+    assert "leaked" not in out.stderr, out.stderr
+
+
+def test_a_broken_suite_fails_every_validation_saying_which(tmp_path: Path) -> None:
+    suites = tmp_path / "expectations"
+    shutil.copytree(SUITES, suites)
+    path = suites / "reports.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"value_set": {"$PARAMETER": "nope"}},
+        }
+    )
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    broken = ValidatorProcess(suites)
+    try:
+        for _ in range(2):
+            with pytest.raises(Exception, match="nope"):
+                broken.validate(reports_to_tables([make_report("b")]))
+    finally:
+        broken.close()
+
+
+def test_a_dead_child_is_a_clear_error_and_is_replaced() -> None:
+    from reportlake.runs import validator_for
+
+    first = validator_for(SUITES)
+    first._process.kill()
+    first._process.join()
+    with pytest.raises(QualityRunError, match=r"validation process .* is gone"):
+        first.validate(reports_to_tables([make_report("dead")]))
+    second = validator_for(SUITES)
+    assert second is not first
+    assert not second.validate(reports_to_tables([make_report("alive")])).failures
+
+
+def test_the_child_exits_when_the_run_is_killed() -> None:
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from reportlake.quality_process import ValidatorProcess
+        process = ValidatorProcess(Path({str(SUITES)!r}))
+        print(process._process.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert run.stdout is not None
+    child = int(run.stdout.readline())
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the validation process outlived its run"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    status = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2]
+        if Path(f"/proc/{pid}/stat").exists()
+        else "X"
+    )
+    return status != "Z"
