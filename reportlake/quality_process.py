@@ -13,8 +13,10 @@ exits when its parent closes the pipe or dies (the pipe then reads end-of-file).
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
@@ -35,26 +37,24 @@ class ValidatorProcess:
 
     def __init__(self, suites_dir: Path) -> None:
         self.suites_dir = Path(suites_dir)
-        context = multiprocessing.get_context("spawn")  # no copy of this process's threads
-        self._conn, child_end = context.Pipe()
-        self._process = context.Process(
-            target=_serve,
-            args=(child_end, self.suites_dir),
-            name="reportlake-validator",
-            daemon=True,
-        )
-        self._process.start()
-        child_end.close()
+        # A fresh interpreter running this module, not a multiprocessing child: that one would
+        # re-import the caller's __main__ (a script without a main guard would run again).
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno()), str(self.suites_dir)],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+            self._conn = Connection(ours.detach())
         self._owner = os.getpid()
         self._lock = threading.Lock()  # one request at a time on the pipe
-        # Before multiprocessing's own exit handler, which would SIGTERM the child: a child
-        # that exits on its own cleans up after itself (no "leaked semaphore" warnings).
-        atexit.register(self.close)
+        atexit.register(self.close)  # let the child finish on its own, not be orphaned
 
     @property
     def usable(self) -> bool:
         """Whether this process started the child and the child still runs."""
-        return os.getpid() == self._owner and self._process.is_alive()
+        return os.getpid() == self._owner and self._process.poll() is None
 
     def validate(self, tables: Mapping[str, pa.Table]) -> ValidationResult:
         """Validate each table once (see ``Validator.validate``); only checkable columns travel."""
@@ -78,10 +78,11 @@ class ValidatorProcess:
             return  # a forked copy: the child is its parent's
         atexit.unregister(self.close)
         self._conn.close()
-        self._process.join(_STOP_TIMEOUT_S)
-        if self._process.is_alive():
+        try:
+            self._process.wait(_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.join()
+            self._process.wait()
 
     def _call(self, op: str, *args: Any, reply: bool = True) -> Any:
         with self._lock:
@@ -93,7 +94,7 @@ class ValidatorProcess:
             except (EOFError, OSError) as exc:
                 raise QualityRunError(
                     f"the validation process (pid {self._process.pid}) is gone "
-                    f"(exit code {self._process.exitcode}): rerun; if it keeps dying, check the "
+                    f"(exit code {self._process.poll()}): rerun; if it keeps dying, check the "
                     "machine's memory and the expectation suites"
                 ) from exc
         if status == "error":
@@ -148,3 +149,10 @@ def _send(conn: Connection, message: tuple[str, Any]) -> None:
     except Exception as exc:  # noqa: BLE001 - an error that cannot be pickled
         error = message[1]
         conn.send(("error", QualityRunError(f"{type(error).__name__}: {error} ({exc})")))
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), Path(sys.argv[2]))
+    # Nothing is left to flush or close: skip tearing down Great Expectations, pandas and scipy
+    # (~1 s that the run's exit would wait for).
+    os._exit(0)

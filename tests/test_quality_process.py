@@ -95,7 +95,7 @@ def test_a_dead_child_is_a_clear_error_and_is_replaced() -> None:
 
     first = validator_for(SUITES)
     first._process.kill()
-    first._process.join()
+    first._process.wait()
     with pytest.raises(QualityRunError, match=r"validation process .* is gone"):
         first.validate(reports_to_tables([make_report("dead")]))
     second = validator_for(SUITES)
