@@ -136,7 +136,8 @@ def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) ->
 
     Commits are sequential: each merges its partitions into the lake and sees the reports of
     the batches before it, so duplicates across batches are caught. ``timings`` gets the
-    seconds this process waited for workers, extracted itself, and waited for the validator.
+    seconds this process waited for workers and extracted itself (a first commit that waits for
+    the validator to load counts in its ``validate`` seconds).
     """
     if not plan.batches:
         return []  # nothing new: Great Expectations is not even loaded
@@ -170,6 +171,9 @@ def extracted_batches(
     helps = not settings.dask_address
     shared = worker_settings(settings, slots + helps)  # the extractors share the HTTP rate
     todo = deque(range(len(chunks)))
+    of_batch: dict[int, list[int]] = {}  # the chunks of each batch
+    for i, (number, _) in enumerate(chunks):
+        of_batch.setdefault(number, []).append(i)
     pending: dict[int, PrefectFuture[ExtractedBatch]] = {}
     extracted: dict[int, ExtractedBatch] = {}
     with ExitStack() as stack:
@@ -183,8 +187,7 @@ def extracted_batches(
                 pending[i] = runner.submit(extract_batch, params)
 
         submit()
-        for number in range(len(batches)):
-            needed = [i for i, (b, _) in enumerate(chunks) if b == number]
+        for needed in of_batch.values():
             while missing := [i for i in needed if i not in extracted]:
                 submit()
                 back = [i for i, future in pending.items() if _is_done(future)]

@@ -21,13 +21,16 @@ import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from reportlake.errors import QualityRunError
 from reportlake.quality import ValidationResult, validation_columns, write_data_docs
 from reportlake.storage import Location
+
+if TYPE_CHECKING:
+    from reportlake.quality import Validator
 
 _STOP_TIMEOUT_S = 5.0
 
@@ -131,7 +134,7 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
                 _send(conn, ("ok", value))
 
 
-def _run(validator: Any, op: str, args: tuple[Any, ...]) -> Any:
+def _run(validator: Validator, op: str, args: tuple[Any, ...]) -> Any:
     if op == "validate":
         return validator.validate(*args)
     if op == "render":

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests.test_quality import SUITES, make_report
 
 
 @pytest.fixture(scope="module")
-def process() -> ValidatorProcess:
+def process() -> Iterator[ValidatorProcess]:
     validator = ValidatorProcess(SUITES)
     yield validator
     validator.close()
