@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from reportlake.runs import (
     extraction_chunks,
     extraction_slots,
     open_known,
+    prepare_quality_docs,
     resolve_window,
     scheduled_day,
     start_quality_run,
@@ -38,6 +40,7 @@ from tasks.ingest import (
     finish_run,
     list_batches,
     publish_summary,
+    quality_run_key,
     task_runner,
 )
 from tasks.lease import lake_guard
@@ -147,7 +150,10 @@ def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) ->
         # Returns at once: the validator loads in a process of its own while the batches are
         # extracted, and the first commit waits only for what is left of that.
         start_quality_run(settings)
-    for batch in extracted_batches(settings, plan.batches, timings):
+    last = len(plan.batches) - 1
+    for number, batch in enumerate(extracted_batches(settings, plan.batches, timings)):
+        if number == last:
+            prepare_quality_docs(settings, quality_run_key())
         # quote(): Prefect need not scan the batch's reports for futures to resolve.
         committed = commit_batch(settings, quote(batch), quote(known))  # type: ignore[call-overload]
         results.append(committed)
@@ -164,7 +170,7 @@ def extracted_batches(
     Chunks go to the workers ``AHEAD`` per worker, so a worker never waits for this process to
     collect a result. Whenever this process would otherwise wait, it extracts the next chunk
     itself (not with a Dask cluster, whose workers may be many). The workers are shut down as
-    soon as the last chunk is back, before the last commits.
+    soon as the last chunk is back: they exit while the last batches commit.
     """
     chunks = extraction_chunks(batches)
     slots = extraction_slots(settings, len(chunks))
@@ -176,37 +182,42 @@ def extracted_batches(
         of_batch.setdefault(number, []).append(i)
     pending: dict[int, PrefectFuture[ExtractedBatch]] = {}
     extracted: dict[int, ExtractedBatch] = {}
-    with ExitStack() as stack:
-        runner = stack.enter_context(task_runner(settings, slots))
+    stopping: list[threading.Thread] = []  # the workers' shut-down, joined at the end
+    try:
+        with ExitStack() as stack:
+            runner = stack.enter_context(task_runner(settings, slots, stopping))
 
-        def submit() -> None:
-            while runner is not None and todo and len(pending) < AHEAD * slots:
-                i = todo.popleft()
-                # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
-                params = {"settings": shared, "items": chunks[i][1]}
-                pending[i] = runner.submit(extract_batch, params)
-
-        submit()
-        for needed in of_batch.values():
-            while missing := [i for i in needed if i not in extracted]:
-                submit()
-                back = [i for i, future in pending.items() if _is_done(future)]
-                for i in back:
-                    extracted[i] = pending.pop(i).result()
-                if back:
-                    continue
-                if todo and (helps or runner is None):
+            def submit() -> None:
+                while runner is not None and todo and len(pending) < AHEAD * slots:
                     i = todo.popleft()
-                    extracted[i] = extract_batch(shared, chunks[i][1])
-                    timings["flow_extract"] = timings.get("flow_extract", 0.0) + sum(
-                        extracted[i].seconds.values()
-                    )
-                else:
-                    with timed(timings, "wait"):
-                        extracted[missing[0]] = pending.pop(missing[0]).result()
-            if not todo and not pending:
-                stack.close()  # the workers exit while the last batches commit
-            yield ExtractedBatch.join(extracted.pop(i) for i in needed)
+                    # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
+                    params = {"settings": shared, "items": chunks[i][1]}
+                    pending[i] = runner.submit(extract_batch, params)
+
+            submit()
+            for needed in of_batch.values():
+                while missing := [i for i in needed if i not in extracted]:
+                    submit()
+                    back = [i for i, future in pending.items() if _is_done(future)]
+                    for i in back:
+                        extracted[i] = pending.pop(i).result()
+                    if back:
+                        continue
+                    if todo and (helps or runner is None):
+                        i = todo.popleft()
+                        extracted[i] = extract_batch(shared, chunks[i][1])
+                        timings["flow_extract"] = timings.get("flow_extract", 0.0) + sum(
+                            extracted[i].seconds.values()
+                        )
+                    else:
+                        with timed(timings, "wait"):
+                            extracted[missing[0]] = pending.pop(missing[0]).result()
+                if not todo and not pending:
+                    stack.close()  # the workers exit while the last batches commit
+                yield ExtractedBatch.join(extracted.pop(i) for i in needed)
+    finally:
+        for thread in stopping:
+            thread.join()
 
 
 def _is_done(future: PrefectFuture[ExtractedBatch]) -> bool:

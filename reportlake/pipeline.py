@@ -302,10 +302,11 @@ def extract_batch(
     touches the lake only to store originals, which are content-addressed and so safe to write
     from anywhere, any number of times. Deciding what to write is :func:`commit_batch`'s job.
     """
-    # Imported here: a flow's process that only commits never loads MuPDF (~170 MB).
-    from reportlake.extraction import extract
-
     batch = ExtractedBatch()
+    with timed(batch.seconds, "extract"):
+        # Imported here: a flow's process that only commits never loads MuPDF (~170 MB).
+        from reportlake.extraction import extract
+
     with archiver(lake, batch.seconds) as archive:
         for item, fetched in timed_iter(
             prefetch(source, items, fetch_ahead), batch.seconds, "fetch"

@@ -32,7 +32,7 @@ from reportlake.storage import Location
 if TYPE_CHECKING:
     from reportlake.quality import Validator
 
-_STOP_TIMEOUT_S = 5.0
+_STOP_TIMEOUT_S = 0.5  # an idle child exits at once on end-of-file
 
 
 class ValidatorProcess:
@@ -52,6 +52,7 @@ class ValidatorProcess:
             self._conn = Connection(ours.detach())
         self._owner = os.getpid()
         self._lock = threading.Lock()  # one request at a time on the pipe
+        self._asked = False  # whether anything was asked of it yet
         atexit.register(self.close)  # let the child finish on its own, not be orphaned
 
     @property
@@ -69,6 +70,11 @@ class ValidatorProcess:
         """Forget the results kept so far; does not wait for the validator to be built."""
         self._call("reset", reply=False)
 
+    def prepare_data_docs(self, run_key: str) -> None:
+        """Have the Data Docs of ``run_key`` rendered right after the next validation (a run's
+        last), so that ``build_data_docs`` finds them ready; does not wait."""
+        self._call("prepare", run_key, reply=False)
+
     def build_data_docs(self, lake: Location, run_key: str) -> str | None:
         """Render the run's results as Data Docs and store them in the lake (see
         ``write_data_docs``); None when nothing was validated since the last reset."""
@@ -76,19 +82,21 @@ class ValidatorProcess:
         return None if files is None else write_data_docs(lake, run_key, files)
 
     def close(self) -> None:
-        """Stop the child: it exits once its pipe is closed."""
+        """Stop the child: an idle one exits once its pipe is closed; one still loading Great
+        Expectations (a run with nothing new) or rendering docs nobody asked for is killed."""
         if os.getpid() != self._owner:
             return  # a forked copy: the child is its parent's
         atexit.unregister(self.close)
         self._conn.close()
         try:
-            self._process.wait(_STOP_TIMEOUT_S)
+            self._process.wait(_STOP_TIMEOUT_S if self._asked else 0)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
 
     def _call(self, op: str, *args: Any, reply: bool = True) -> Any:
         with self._lock:
+            self._asked = True
             try:
                 self._conn.send((op, args))
                 if not reply:
@@ -115,6 +123,7 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
         validator = Validator(suites_dir)
     except Exception as exc:  # noqa: BLE001 - sent back with every request, not lost
         failure = exc
+    docs = _Docs()
     while True:
         try:
             op, args = conn.recv()
@@ -124,23 +133,58 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
             if validator is None:
                 assert failure is not None
                 raise failure
-            value = _run(validator, op, args)
+            value = docs.render(validator, *args) if op == "render" else _run(validator, op, args)
         except Exception as exc:  # noqa: BLE001 - the caller raises it
-            if op == "reset":
-                continue
-            _send(conn, ("error", exc))
-        else:
-            if op != "reset":
-                _send(conn, ("ok", value))
+            if op not in _NO_REPLY:
+                _send(conn, ("error", exc))
+            continue
+        if op in _NO_REPLY:
+            docs.want(op, args)
+            continue
+        _send(conn, ("ok", value))
+        if op == "validate" and validator is not None:
+            docs.render_early(validator)
+
+
+class _Docs:
+    """Data Docs rendered ahead: once the run's last validation is answered, the child renders
+    while the run's process writes that batch and finishes, and ``render`` hands them over."""
+
+    def __init__(self) -> None:
+        self._wanted: str | None = None  # the run key to render for after the next validation
+        self._ready: tuple[str, dict[str, bytes] | None] | None = None
+
+    def want(self, op: str, args: tuple[Any, ...]) -> None:
+        self._ready = None  # results changed (reset) or will change
+        self._wanted = args[0] if op == "prepare" else None
+
+    def render_early(self, validator: Validator) -> None:
+        self._ready = None
+        if self._wanted is None:
+            return
+        key, self._wanted = self._wanted, None
+        try:
+            self._ready = key, validator.render_data_docs(key)
+        except Exception:  # noqa: BLE001 - rendered again on request, and raised then
+            self._ready = None
+
+    def render(self, validator: Validator, run_key: str) -> dict[str, bytes] | None:
+        ready, self._ready, self._wanted = self._ready, None, None
+        if ready is not None and ready[0] == run_key:
+            return ready[1]
+        return validator.render_data_docs(run_key)
+
+
+_NO_REPLY = frozenset({"reset", "prepare"})
 
 
 def _run(validator: Validator, op: str, args: tuple[Any, ...]) -> Any:
     if op == "validate":
         return validator.validate(*args)
-    if op == "render":
-        return validator.render_data_docs(*args)
     if op == "reset":
         return validator.reset_results()
+    if op == "prepare":
+        return None
     raise QualityRunError(f"unknown request {op!r} to the validation process")
 
 

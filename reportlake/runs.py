@@ -247,6 +247,12 @@ def start_quality_run(settings: Settings) -> None:
     validator_for(settings.expectations_dir).reset_results()
 
 
+def prepare_quality_docs(settings: Settings, run_key: str) -> None:
+    """Before a run's last commit: its Data Docs are rendered as soon as that batch is validated,
+    while the batch is written (see ``build_quality_docs``). Returns at once."""
+    validator_for(settings.expectations_dir).prepare_data_docs(run_key)
+
+
 def build_quality_docs(settings: Settings, run_key: str, validated: int) -> str | None:
     """Build the run's Great Expectations Data Docs in the lake; the URI of its index.html.
 

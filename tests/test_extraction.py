@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 from pathlib import Path
 
 import pymupdf
@@ -11,6 +12,7 @@ import pytest
 
 from reportlake.errors import ExtractionError
 from reportlake.extraction import extract
+from reportlake.extraction.text import _SPACES, visible_count
 from tests.conftest import EXAMPLES_INBOX, FIXTURES
 
 REPORTS = FIXTURES / "reports"
@@ -306,3 +308,11 @@ def test_page_limit() -> None:
         doc.new_page().insert_text((50, 50), "正文" * 20, fontname="china-s")
     with pytest.raises(ExtractionError, match="5 pages, over the 3-page limit"):
         extract_pdf(doc.tobytes(), max_pages=3)
+
+
+def test_visible_count_skips_exactly_what_a_regex_space_is() -> None:
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    spaces = re.findall(r"\s", everything)
+    assert sorted(_SPACES) == spaces  # the counted kinds are all of them, each once
+    text = "招商银行\u3000(600036)\t评级：买入\n\xa0 目标价 45.2 元\u2028"
+    assert visible_count(text) == len(re.sub(r"\s", "", text)) == 25

@@ -49,6 +49,34 @@ def test_data_docs_come_back_and_are_stored(process: ValidatorProcess, tmp_path:
     assert process.build_data_docs(resolve_location(str(tmp_path / "lake")), "run-2") is None
 
 
+def test_docs_prepared_ahead_are_those_of_every_result_of_the_run(
+    process: ValidatorProcess, tmp_path: Path
+) -> None:
+    from reportlake.storage import resolve_location
+
+    lake = resolve_location(str(tmp_path / "lake"))
+    docs = tmp_path / "lake/_quality/docs"
+    process.reset_results()
+    process.validate(reports_to_tables([make_report("ahead-1")]))
+    process.prepare_data_docs("run-ahead")  # before the last batch: rendered once it validates
+    process.validate(reports_to_tables([make_report("ahead-2")]))
+    assert process.build_data_docs(lake, "run-ahead")
+    assert process.build_data_docs(lake, "run-fresh")  # no preparation: rendered on request
+    ahead, fresh = (
+        sorted(p.name for p in (docs / k).rglob("*.html")) for k in ("run-ahead", "run-fresh")
+    )
+    assert ahead == fresh and len(ahead) == 13  # index, 4 suites, 4 tables of 2 validations
+    assert "run-ahead" in (docs / "run-ahead/index.html").read_text(encoding="utf-8")
+
+    process.prepare_data_docs("run-other")
+    process.validate(reports_to_tables([make_report("ahead-3")]))
+    assert process.build_data_docs(lake, "run-asked")  # another key: rendered for it
+    assert "run-asked" in (docs / "run-asked/index.html").read_text(encoding="utf-8")
+    process.prepare_data_docs("run-reset")
+    process.reset_results()  # prepared, then the results forgotten: nothing to render
+    assert process.build_data_docs(lake, "run-reset") is None
+
+
 def test_run_process_does_not_import_great_expectations() -> None:
     code = textwrap.dedent(
         f"""
