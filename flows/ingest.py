@@ -172,9 +172,10 @@ def extracted_batches(
     itself (not with a Dask cluster, whose workers may be many). The workers are shut down as
     soon as the last chunk is back: they exit while the last batches commit.
     """
-    chunks = extraction_chunks(batches)
-    slots = extraction_slots(settings, len(chunks))
     helps = not settings.dask_address
+    extractors = 1 if settings.workers == 0 and helps else settings.parallelism + helps
+    chunks = extraction_chunks(batches, extractors)
+    slots = extraction_slots(settings, len(chunks))
     shared = worker_settings(settings, slots + helps)  # the extractors share the HTTP rate
     todo = deque(range(len(chunks)))
     of_batch: dict[int, list[int]] = {}  # the chunks of each batch
@@ -188,7 +189,10 @@ def extracted_batches(
             runner = stack.enter_context(task_runner(settings, slots, stopping))
 
             def submit() -> None:
-                while runner is not None and todo and len(pending) < AHEAD * slots:
+                # Chunks back but not collected yet keep no worker busy: they do not count.
+                busy = sum(not _is_done(future) for future in pending.values())
+                while runner is not None and todo and busy < AHEAD * slots:
+                    busy += 1
                     i = todo.popleft()
                     # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
                     params = {"settings": shared, "items": chunks[i][1]}
@@ -214,6 +218,7 @@ def extracted_batches(
                             extracted[missing[0]] = pending.pop(missing[0]).result()
                 if not todo and not pending:
                     stack.close()  # the workers exit while the last batches commit
+                submit()  # topped up before the commit, which keeps this process busy
                 yield ExtractedBatch.join(extracted.pop(i) for i in needed)
     finally:
         for thread in stopping:

@@ -175,21 +175,34 @@ def open_known(settings: Settings) -> KnownReports:
 
 
 EXTRACT_CHUNK = 50  # reports per extraction task: a fraction of a second to a few seconds
+MIN_EXTRACT_CHUNK = 10  # the last chunks of a run: smaller still costs more task runs than it saves
 
 
 def extraction_chunks(
-    batches: Sequence[Sequence[SourceItem]],
+    batches: Sequence[Sequence[SourceItem]], extractors: int = 1
 ) -> list[tuple[int, list[SourceItem]]]:
     """The batches cut into extraction tasks: (number of the batch, up to EXTRACT_CHUNK items).
 
     A batch is the unit of a commit (one validation, one set of Parquet files); extraction
-    goes in smaller pieces so that every worker is kept busy up to the end of the run.
+    goes in smaller pieces so that every worker is kept busy up to the end of the run. With
+    several ``extractors``, chunks shrink toward the end of the run (to a share of what is left,
+    down to MIN_EXTRACT_CHUNK): the extractors then finish nearly together, instead of one
+    waiting most of a full chunk for another.
     """
-    return [
-        (number, list(batch[i : i + EXTRACT_CHUNK]))
-        for number, batch in enumerate(batches)
-        for i in range(0, len(batch), EXTRACT_CHUNK)
-    ]
+    remaining = sum(map(len, batches))
+    shrink = extractors > 1 and remaining > EXTRACT_CHUNK  # one chunk is extracted in place
+    chunks: list[tuple[int, list[SourceItem]]] = []
+    for number, batch in enumerate(batches):
+        start = 0
+        while start < len(batch):
+            size = EXTRACT_CHUNK
+            if shrink:
+                size = max(MIN_EXTRACT_CHUNK, min(size, remaining // (2 * extractors)))
+            chunk = list(batch[start : start + size])
+            chunks.append((number, chunk))
+            start += len(chunk)
+            remaining -= len(chunk)
+    return chunks
 
 
 def extraction_slots(settings: Settings, chunks: int) -> int:

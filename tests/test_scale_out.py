@@ -17,6 +17,8 @@ import pytest
 
 from bench.corpus import generate
 from reportlake import lake as lake_io
+from reportlake.runs import extraction_chunks
+from reportlake.sources import SourceItem
 from reportlake.storage import resolve_location
 from reportlake.tables import DATA_TABLES
 
@@ -105,3 +107,25 @@ def test_rerun_with_workers_adds_nothing(corpus: Path, tmp_path: Path) -> None:
     again = run(corpus, tmp_path, workers=2)
     assert again.read == 0 and again.already_done == N_REPORTS
     assert tables(tmp_path) == before
+
+
+def _sizes(batches: list[int], extractors: int) -> list[tuple[int, int]]:
+    items = [
+        [
+            SourceItem(uri=f"file:///r{b}-{i}.pdf", name=f"r{b}-{i}.pdf", key=f"r{b}-{i}.pdf")
+            for i in range(n)
+        ]
+        for b, n in enumerate(batches)
+    ]
+    return [(number, len(chunk)) for number, chunk in extraction_chunks(items, extractors)]
+
+
+def test_chunks_shrink_toward_the_end_so_extractors_finish_together() -> None:
+    sizes = _sizes([500, 500], extractors=2)
+    assert sum(n for _, n in sizes) == 1000
+    assert [n for _, n in sizes[:17]] == [50] * 17  # full chunks while much is left
+    tail = [n for _, n in sizes[17:]]
+    assert tail == sorted(tail, reverse=True) and tail[0] < 50 and min(tail[:-1]) == 10
+    assert {b for b, _ in sizes[:10]} == {0} and {b for b, _ in sizes[10:]} == {1}  # per batch
+    assert [n for _, n in _sizes([500, 500], extractors=1)] == [50] * 20  # nobody to wait for
+    assert _sizes([50], extractors=3) == [(0, 50)]  # one chunk: extracted in the flow's process
