@@ -235,6 +235,10 @@ def resolve_location(
         fs = pafs.S3FileSystem(
             **kwargs,
             check_directory_existence_before_creation=False,
+            # An object smaller than a part (every original, most Parquet files) then goes up
+            # in one PutObject instead of a multipart upload's three requests; a failure is
+            # raised when the stream closes, still inside the write's error handling.
+            allow_delayed_open=True,
             allow_bucket_creation=False,
             allow_bucket_deletion=False,
             connect_timeout=S3_CONNECT_TIMEOUT_S,

@@ -29,7 +29,7 @@ from tests.s3_fault_proxy import FaultProxy
 pytestmark = pytest.mark.e2e
 WINDOW = ("2023-04-10", "2023-05-14")  # 30 of the listing's reports, 17 publish dates
 AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-GONE_AFTER = 400  # of the ~590 S3 requests of a clean run: a batch or two is committed
+GONE_AFTER = 230  # of the ~345 S3 requests of a clean run: a batch or two is committed
 
 
 @dataclass
