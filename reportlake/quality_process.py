@@ -129,6 +129,8 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
             op, args = conn.recv()
         except (EOFError, OSError):
             return  # the run's process closed the pipe or died
+        if op == "validate":
+            docs.forget()  # the results change, even if the validation fails half-way
         try:
             if validator is None:
                 assert failure is not None
@@ -158,8 +160,10 @@ class _Docs:
         self._ready = None  # results changed (reset) or will change
         self._wanted = args[0] if op == "prepare" else None
 
-    def render_early(self, validator: Validator) -> None:
+    def forget(self) -> None:
         self._ready = None
+
+    def render_early(self, validator: Validator) -> None:
         if self._wanted is None:
             return
         key, self._wanted = self._wanted, None

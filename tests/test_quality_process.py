@@ -72,6 +72,12 @@ def test_docs_prepared_ahead_are_those_of_every_result_of_the_run(
     process.validate(reports_to_tables([make_report("ahead-3")]))
     assert process.build_data_docs(lake, "run-asked")  # another key: rendered for it
     assert "run-asked" in (docs / "run-asked/index.html").read_text(encoding="utf-8")
+    process.reset_results()
+    process.prepare_data_docs("run-later")
+    process.validate(reports_to_tables([make_report("later-1")]))  # rendered ahead, then ...
+    process.validate(reports_to_tables([make_report("later-2")]))  # ... out of date
+    assert process.build_data_docs(lake, "run-later")
+    assert len(list((docs / "run-later").rglob("*-000[4-7].html"))) == 4  # the second batch's
     process.prepare_data_docs("run-reset")
     process.reset_results()  # prepared, then the results forgotten: nothing to render
     assert process.build_data_docs(lake, "run-reset") is None
