@@ -25,6 +25,7 @@ from reportlake.runs import (
     describe_run,
     extraction_chunks,
     extraction_slots,
+    extractor_count,
     open_known,
     prepare_quality_docs,
     resolve_window,
@@ -173,8 +174,7 @@ def extracted_batches(
     soon as the last chunk is back: they exit while the last batches commit.
     """
     helps = not settings.dask_address
-    extractors = 1 if settings.workers == 0 and helps else settings.parallelism + helps
-    chunks = extraction_chunks(batches, extractors)
+    chunks = extraction_chunks(batches, extractor_count(settings))
     slots = extraction_slots(settings, len(chunks))
     shared = worker_settings(settings, slots + helps)  # the extractors share the HTTP rate
     todo = deque(range(len(chunks)))

@@ -13,6 +13,7 @@ exits when its parent closes the pipe or dies (the pipe then reads end-of-file).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import socket
 import subprocess
@@ -129,57 +130,46 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
             op, args = conn.recv()
         except (EOFError, OSError):
             return  # the run's process closed the pipe or died
-        if op == "validate":
-            docs.forget()  # the results change, even if the validation fails half-way
+        if op == "prepare":
+            docs.wanted = args[0]
+            continue
+        if op in ("validate", "reset"):
+            docs.ready = None  # the results change, even if a validation fails half-way
         try:
             if validator is None:
                 assert failure is not None
                 raise failure
             value = docs.render(validator, *args) if op == "render" else _run(validator, op, args)
         except Exception as exc:  # noqa: BLE001 - the caller raises it
-            if op not in _NO_REPLY:
+            if op != "reset":
                 _send(conn, ("error", exc))
             continue
-        if op in _NO_REPLY:
-            docs.want(op, args)
-            continue
-        _send(conn, ("ok", value))
-        if op == "validate" and validator is not None:
-            docs.render_early(validator)
+        if op != "reset":
+            _send(conn, ("ok", value))
+        if op == "validate":
+            docs.render_wanted(validator)
 
 
 class _Docs:
-    """Data Docs rendered ahead: once the run's last validation is answered, the child renders
-    while the run's process writes that batch and finishes, and ``render`` hands them over."""
+    """Data Docs rendered ahead: asked for before a run's last validation, they are rendered
+    once that validation is answered, while the run's process writes its batch, and
+    ``render`` hands them over (rendered again if the key or the results changed since)."""
 
     def __init__(self) -> None:
-        self._wanted: str | None = None  # the run key to render for after the next validation
-        self._ready: tuple[str, dict[str, bytes] | None] | None = None
+        self.wanted: str | None = None  # the run key to render for after the next validation
+        self.ready: tuple[str, dict[str, bytes] | None] | None = None
 
-    def want(self, op: str, args: tuple[Any, ...]) -> None:
-        self._ready = None  # results changed (reset) or will change
-        self._wanted = args[0] if op == "prepare" else None
-
-    def forget(self) -> None:
-        self._ready = None
-
-    def render_early(self, validator: Validator) -> None:
-        if self._wanted is None:
-            return
-        key, self._wanted = self._wanted, None
-        try:
-            self._ready = key, validator.render_data_docs(key)
-        except Exception:  # noqa: BLE001 - rendered again on request, and raised then
-            self._ready = None
+    def render_wanted(self, validator: Validator) -> None:
+        key, self.wanted = self.wanted, None
+        if key is not None:
+            with contextlib.suppress(Exception):  # rendered again on request, and raised then
+                self.ready = key, validator.render_data_docs(key)
 
     def render(self, validator: Validator, run_key: str) -> dict[str, bytes] | None:
-        ready, self._ready, self._wanted = self._ready, None, None
+        ready, self.ready, self.wanted = self.ready, None, None
         if ready is not None and ready[0] == run_key:
             return ready[1]
         return validator.render_data_docs(run_key)
-
-
-_NO_REPLY = frozenset({"reset", "prepare"})
 
 
 def _run(validator: Validator, op: str, args: tuple[Any, ...]) -> Any:
@@ -187,8 +177,6 @@ def _run(validator: Validator, op: str, args: tuple[Any, ...]) -> Any:
         return validator.validate(*args)
     if op == "reset":
         return validator.reset_results()
-    if op == "prepare":
-        return None
     raise QualityRunError(f"unknown request {op!r} to the validation process")
 
 

@@ -205,6 +205,15 @@ def extraction_chunks(
     return chunks
 
 
+def extractor_count(settings: Settings) -> int:
+    """How many extract a run's chunks at once: the workers (or cluster tasks) and, on this
+    machine, the flow's own process, which extracts whenever it would wait; 1 with ``workers`` 0.
+    """
+    if settings.dask_address:
+        return settings.parallelism
+    return 1 if settings.workers == 0 else settings.parallelism + 1
+
+
 def extraction_slots(settings: Settings, chunks: int) -> int:
     """How many worker processes (or cluster tasks) extract a run's ``chunks`` at once.
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from prefect import task
@@ -134,22 +133,14 @@ def task_runner(
         runner = ProcessPoolTaskRunner(max_workers=slots)
     with get_client(sync_client=True) as client:
         api_url = str(client.api_url).rstrip("/")
-    with temporary_settings({PREFECT_API_URL: api_url}):
-        runner.__enter__()
-        try:
-            yield runner
-        except BaseException:
-            if not runner.__exit__(*sys.exc_info()):
-                raise
-            return
-        if stopping is None:
-            runner.__exit__(None, None, None)
-            return
-        thread = threading.Thread(
-            target=runner.__exit__, args=(None, None, None), name="stop-extractors"
-        )
-        thread.start()
-        stopping.append(thread)
+    with temporary_settings({PREFECT_API_URL: api_url}), ExitStack() as stack:
+        stack.enter_context(runner)
+        yield runner
+        if stopping is not None:  # left without an error: shut down beside the caller
+            shut_down = stack.pop_all()
+            thread = threading.Thread(target=shut_down.close, name="stop-extractors")
+            thread.start()
+            stopping.append(thread)
 
 
 @task(name="finish-run", retry_delay_seconds=[1, 5, 20], **IO_TASK)
