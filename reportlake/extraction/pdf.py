@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import pymupdf
 from numpy.typing import NDArray
+from pymupdf import mupdf
 
 from reportlake.errors import ExtractionError
 from reportlake.extraction.text import (
@@ -141,10 +142,18 @@ def order_lines(lines: list[Line], gutter: float) -> list[Line]:
 
 
 def _plain_text(page: pymupdf.Page) -> str:
-    """A page in MuPDF's own order (the content stream's: reading order for one column)."""
-    return "\n".join(
-        line.rstrip() for line in page.get_text(flags=_TEXT_FLAGS).splitlines() if line.strip()
-    )
+    """A page in MuPDF's own order (the content stream's: reading order for one column).
+
+    MuPDF prints the text page into a buffer itself: ``page.get_text()`` re-checks every
+    character against the media box (the text page's flags already clip to it) and decodes
+    escapes, a fifth of the extraction's time. The blank lines MuPDF puts between blocks go.
+    """
+    buffer = mupdf.fz_new_buffer(4096)
+    output = mupdf.FzOutput(buffer)
+    mupdf.fz_print_stext_page_as_text(output, page.get_textpage(flags=_TEXT_FLAGS).this)
+    output.fz_close_output()
+    text = mupdf.fz_buffer_extract_copy(buffer).decode("utf-8", "replace")
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 def _page_text(page: pymupdf.Page) -> str:
