@@ -174,7 +174,7 @@ def open_known(settings: Settings) -> KnownReports:
     return KnownReports(known)
 
 
-EXTRACT_CHUNK = 50  # reports per extraction task: a fraction of a second to a few seconds
+EXTRACT_CHUNK = 100  # reports per extraction task: a fraction of a second to a few seconds
 MIN_EXTRACT_CHUNK = 10  # the last chunks of a run: smaller still costs more task runs than it saves
 
 

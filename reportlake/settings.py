@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         default=500,
         ge=1,
         description="Reports per commit: one validation, one set of Parquet files and one "
-        "state record each (extracted in tasks of 50).",
+        "state record each (extracted in tasks of 100).",
     )
     workers: int | None = Field(
         default=None,

@@ -17,7 +17,7 @@ import pytest
 
 from bench.corpus import generate
 from reportlake import lake as lake_io
-from reportlake.runs import extraction_chunks
+from reportlake.runs import EXTRACT_CHUNK, MIN_EXTRACT_CHUNK, extraction_chunks
 from reportlake.sources import SourceItem
 from reportlake.storage import resolve_location
 from reportlake.tables import DATA_TABLES
@@ -121,11 +121,16 @@ def _sizes(batches: list[int], extractors: int) -> list[tuple[int, int]]:
 
 
 def test_chunks_shrink_toward_the_end_so_extractors_finish_together() -> None:
+    chunk = EXTRACT_CHUNK
     sizes = _sizes([500, 500], extractors=2)
     assert sum(n for _, n in sizes) == 1000
-    assert [n for _, n in sizes[:17]] == [50] * 17  # full chunks while much is left
-    tail = [n for _, n in sizes[17:]]
-    assert tail == sorted(tail, reverse=True) and tail[0] < 50 and min(tail[:-1]) == 10
-    assert {b for b, _ in sizes[:10]} == {0} and {b for b, _ in sizes[10:]} == {1}  # per batch
-    assert [n for _, n in _sizes([500, 500], extractors=1)] == [50] * 20  # nobody to wait for
-    assert _sizes([50], extractors=3) == [(0, 50)]  # one chunk: extracted in the flow's process
+    # Full chunks while a quarter of what is left (two extractors, two chunks each) fills one.
+    full = (1000 - 4 * chunk) // chunk + 1
+    assert [n for _, n in sizes[:full]] == [chunk] * full
+    tail = [n for _, n in sizes[full:]]
+    assert tail == sorted(tail, reverse=True) and tail[0] < chunk
+    assert min(tail[:-1]) == MIN_EXTRACT_CHUNK
+    first = 500 // chunk
+    assert {b for b, _ in sizes[:first]} == {0} and {b for b, _ in sizes[first:]} == {1}
+    assert [n for _, n in _sizes([500, 500], extractors=1)] == [chunk] * (1000 // chunk)
+    assert _sizes([chunk], extractors=3) == [(0, chunk)]  # one chunk: in the flow's process
