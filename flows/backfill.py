@@ -23,6 +23,7 @@ from reportlake.backfill import (
 )
 from reportlake.runs import RunSummary
 from reportlake.sources import Window
+from tasks.heartbeats import sent_by_flow_body
 
 ChunkRunner = Callable[[Window], ChunkOutcome]
 
@@ -33,13 +34,14 @@ def in_process_runner(source: str, lake: str | None) -> ChunkRunner:
     def run(window: Window) -> ChunkOutcome:
         start = time.perf_counter()
         flow = ingest_reports.with_options(flow_run_name=flow_run_name(source, window))
-        state = flow(
-            source=source,  # type: ignore[arg-type]
-            lake=lake,
-            since=window.since,
-            until=window.until,
-            return_state=True,
-        )
+        with sent_by_flow_body():  # the run ends when its work does: see tasks.heartbeats
+            state = flow(
+                source=source,  # type: ignore[arg-type]
+                lake=lake,
+                since=window.since,
+                until=window.until,
+                return_state=True,
+            )
         seconds = time.perf_counter() - start
         run_id = state.state_details.flow_run_id
         flow_run_id = str(run_id) if run_id else None

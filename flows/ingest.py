@@ -35,6 +35,7 @@ from reportlake.runs import (
 )
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem
+from tasks.heartbeats import flow_run_heartbeats, sent_by_flow_body
 from tasks.ingest import (
     commit_batch,
     extract_batch,
@@ -124,15 +125,24 @@ def ingest_reports(
         workers=workers,
         dask_address=dask_address,
     )
-    with lake_guard(settings):
-        window = resolve_window(settings, since, until, today=_scheduled_today(until))
-        timings: dict[str, float] = {}
-        with timed(timings, "list"):
-            plan = list_batches(settings, window)
-        results = ingest_batches(settings, plan, timings)
-        finish_run(settings, plan.window, results)
-    timings["run"] = time.perf_counter() - start
-    return publish_summary(settings, plan, results, timings)
+    with flow_run_heartbeats():
+        with lake_guard(settings):
+            window = resolve_window(settings, since, until, today=_scheduled_today(until))
+            timings: dict[str, float] = {}
+            with timed(timings, "list"):
+                plan = list_batches(settings, window)
+            results = ingest_batches(settings, plan, timings)
+            finish_run(settings, plan.window, results)
+        timings["run"] = time.perf_counter() - start
+        return publish_summary(settings, plan, results, timings)
+
+
+def ingest_in_process(**parameters: Any) -> RunSummary:
+    """Run ``ingest-reports`` in this process (the CLI), its heartbeats sent by the flow body:
+    the run ends as soon as its work does (see ``tasks.heartbeats``)."""
+    with sent_by_flow_body():
+        summary: RunSummary = ingest_reports(**parameters)
+    return summary
 
 
 def ingest_batches(settings: Settings, plan: Plan, timings: dict[str, float]) -> list[BatchResult]:

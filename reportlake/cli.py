@@ -90,8 +90,8 @@ def ingest(
     # Prefect's server telemetry phones home (no network here) and races SQLite at start-up.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     _start_validator()
-    flow = importlib.import_module("flows.ingest").ingest_reports
-    summary = flow(
+    run_flow = importlib.import_module("flows.ingest").ingest_in_process
+    summary = run_flow(
         source=source.value if source else None,
         inbox=inbox,
         landing=landing,
