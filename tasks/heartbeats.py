@@ -61,6 +61,7 @@ def flow_run_heartbeats() -> Iterator[None]:
         "prefect.resource.name": run.name or "",
         "prefect.version": prefect_version,
     }
+    # As the engine's: the run, its flow and its tags (a run started in-process has no deployment).
     related = [
         RelatedResource.model_validate(
             {
@@ -69,17 +70,8 @@ def flow_run_heartbeats() -> Iterator[None]:
                 "prefect.resource.name": context.flow.name if context.flow else "",
             }
         ),
+        *tags_as_related_resources(set(run.tags or [])),
     ]
-    if run.deployment_id:
-        related.append(
-            RelatedResource.model_validate(
-                {
-                    "prefect.resource.id": f"prefect.deployment.{run.deployment_id}",
-                    "prefect.resource.role": "deployment",
-                }
-            )
-        )
-    related += tags_as_related_resources(set(run.tags or []))
     stop = threading.Event()
 
     def beat() -> None:
