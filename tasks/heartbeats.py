@@ -20,6 +20,7 @@ from prefect.context import FlowRunContext
 from prefect.events import RelatedResource, emit_event
 from prefect.events.related import tags_as_related_resources
 from prefect.logging import get_logger
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 _LOG = get_logger(__name__)
@@ -31,20 +32,19 @@ _BODY_SECONDS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 
 @contextmanager
 def sent_by_flow_body() -> Iterator[None]:
-    """Around an in-process flow call: the engine's heartbeats off, the body's (same frequency) on.
-
-    With heartbeats switched off in the settings, nobody sends them, as before.
+    """Around an in-process flow call: the engine's heartbeats off, the body's (same frequency) on
+    (with heartbeats off in the settings, nobody sends them); the run's logs all sent after it.
     """
-    seconds = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
-    if seconds is None:
-        yield
-        return
-    token = _BODY_SECONDS.set(seconds)
+    token = _BODY_SECONDS.set(PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value())
     try:
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
     finally:
         _BODY_SECONDS.reset(token)
+        # The run's last logs go to the API now, not at interpreter exit: a temporary server (no
+        # PREFECT_API_URL) stops before logging does, and the engine's heartbeat join no longer
+        # gives the log worker a second to send them first.
+        APILogWorker.drain_all(timeout=5)
 
 
 @contextmanager

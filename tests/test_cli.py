@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +81,19 @@ def test_exit_code_is_the_status_sys_exit_gives(
 ) -> None:
     assert exit_code(code) == status
     assert capsys.readouterr().err == ("stopped\n" if code == "stopped" else "")
+
+
+@pytest.mark.e2e
+def test_an_ingest_on_a_temporary_server_keeps_all_its_run_logs(tmp_path: Path) -> None:
+    # `make run` without PREFECT_API_URL: Prefect starts a temporary server and stops it at exit.
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPORTLAKE_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    command = [str(Path(sys.executable).with_name("reportlake")), "ingest", "--no-example-query"]
+    command += ["--inbox", str(EXAMPLES_INBOX), "--lake", str(tmp_path / "lake")]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Error logging to API" not in run.stderr
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        flow_logs = [m for (m,) in db.execute("select message from log where task_run_id is null")]
+    assert "Finished in state Completed()" in flow_logs  # the run's last log line
