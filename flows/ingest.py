@@ -35,6 +35,7 @@ from reportlake.runs import (
 )
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem
+from reportlake.startup import freeze_start_up
 from tasks.heartbeats import flow_run_heartbeats, sent_by_flow_body
 from tasks.ingest import (
     commit_batch,
@@ -116,6 +117,7 @@ def ingest_reports(
     are extracted by ``workers`` local processes, or on the Dask cluster at ``dask_address``.
     """
     start = time.perf_counter()
+    freeze_start_up()  # out of the garbage collector's way: Prefect, pyarrow, MuPDF, ...
     settings = Settings.load(
         source=source,
         inbox=inbox,

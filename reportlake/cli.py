@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from reportlake.settings import Settings
+from reportlake.startup import pause_collector
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -89,6 +90,9 @@ def ingest(
     # runs stays in this Prefect-free package. Importing lazily keeps `parse`/`eval` fast too.
     # Prefect's server telemetry phones home (no network here) and races SQLite at start-up.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's import and start-up: no garbage collection until the flow body freezes what
+    # they built (see ``reportlake.startup``).
+    pause_collector()
     _start_validator()
     run_flow = importlib.import_module("flows.ingest").ingest_in_process
     summary = run_flow(

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from reportlake.errors import QualityRunError
 from reportlake.quality import ValidationResult, validation_columns, write_data_docs
+from reportlake.startup import start_up
 from reportlake.storage import Location
 
 if TYPE_CHECKING:
@@ -121,7 +122,8 @@ def _serve(conn: Connection, suites_dir: Path) -> None:
     validator: Validator | None = None
     failure: Exception | None = None
     try:
-        validator = Validator(suites_dir)
+        with start_up():  # Great Expectations' import: no collection during it, frozen after
+            validator = Validator(suites_dir)
     except Exception as exc:  # noqa: BLE001 - sent back with every request, not lost
         failure = exc
     docs = _Docs()

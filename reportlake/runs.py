@@ -30,6 +30,7 @@ from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
 from reportlake.sources.s3 import S3LandingSource
+from reportlake.startup import freeze_start_up
 from reportlake.state import load_cursor, load_known, load_state, record_keys, save_cursor
 from reportlake.storage import Location, resolve_location, s3_client
 
@@ -235,6 +236,7 @@ def worker_settings(settings: Settings, slots: int) -> Settings:
 
 def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
     """Fetch, extract, parse and archive a chunk of a batch (in a worker)."""
+    freeze_start_up()  # a worker's first chunk: its imports are done
     with closing(open_source(settings)) as source:
         return extract_batch(
             source,

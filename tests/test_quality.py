@@ -9,6 +9,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from reportlake.errors import ConfigurationError, QualityRunError
 from reportlake.models import Analyst, RelatedReport, Report, TickerMention
 from reportlake.quality import ValidationResult, Validator, split_quarantine
 from reportlake.tables import reports_to_tables
+from tests.conftest import REPO
 
 SUITES = Path(__file__).resolve().parents[1] / "expectations"
 TODAY = dt.date(2025, 1, 6)  # fixed so "publish_date within a week of today" is reproducible
@@ -381,3 +383,33 @@ def test_unknown_suite_parameter_is_rejected(suites_copy: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match=rf"{path}.*industry_names"):
         Validator(suites_copy, today=TODAY)
+
+
+def test_scipy_stats_loads_only_when_an_expectation_needs_it() -> None:
+    """GX imports scipy.stats for its distribution expectations, which our suites do not use:
+    building the validator, validating and rendering Data Docs leave it unloaded; GX's own
+    distribution expectation still finds it when called."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from reportlake.quality import Validator
+        from reportlake.tables import reports_to_tables
+        from tests.test_quality import SUITES, make_report
+
+        validator = Validator(SUITES)
+        result = validator.validate(reports_to_tables([make_report("a")]))
+        assert not result.failures, result.failures
+        assert validator.render_data_docs("run") is not None
+        assert "scipy.stats._stats_py" not in sys.modules, "scipy.stats was loaded"
+
+        from great_expectations.expectations.core import (
+            expect_column_kl_divergence_to_be_less_than as kl,
+        )
+        assert round(kl.stats.entropy([0.5, 0.5], [0.25, 0.75]), 4) == 0.1438
+        assert "scipy.stats._stats_py" in sys.modules
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

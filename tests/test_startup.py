@@ -1,0 +1,98 @@
+"""Start-up objects are frozen out of the garbage collector's way, and the collector stays on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES_INBOX, REPO
+
+
+def _python(script: str, env: dict[str, str] | None = None) -> None:
+    """Run ``script`` in a fresh interpreter (freezing is once per process); it asserts."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_start_up_pauses_the_collector_then_freezes_once() -> None:
+    _python(
+        """
+        import gc
+        from reportlake.startup import freeze_start_up, pause_collector, start_up
+
+        with start_up():
+            assert not gc.isenabled()
+            built = [[n] for n in range(10_000)]
+        assert gc.isenabled()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, frozen
+        freeze_start_up()
+        assert gc.get_freeze_count() == frozen  # once per process
+        pause_collector()
+        assert gc.isenabled()  # start-up is over: nothing to pause
+        """
+    )
+
+
+def test_a_collector_turned_off_by_the_program_stays_off() -> None:
+    _python(
+        """
+        import gc
+        from reportlake.startup import start_up
+
+        gc.disable()
+        with start_up():
+            pass
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        """
+    )
+
+
+def test_a_worker_freezes_its_imports_at_its_first_chunk(tmp_path: Path) -> None:
+    _python(
+        f"""
+        import gc
+        from reportlake.runs import extract, plan_batches
+        from reportlake.settings import Settings
+
+        settings = Settings.load(source="inbox", inbox={str(EXAMPLES_INBOX)!r},
+                                 lake={str(tmp_path / "lake")!r})
+        items = plan_batches(settings).batches[0]
+        assert gc.get_freeze_count() == 0
+        batch = extract(settings, items)
+        assert len(batch.outcomes) == len(items)
+        assert gc.get_freeze_count() > 50_000 and gc.isenabled()
+        """
+    )
+
+
+@pytest.mark.e2e
+def test_an_ingest_turns_the_collector_back_on(prefect_harness: str, tmp_path: Path) -> None:
+    # The command pauses the collector for Prefect's start-up; the flow body turns it back on.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTLAKE_")}
+    env.update(PREFECT_API_URL=prefect_harness, REPORTLAKE_WORKERS="0")
+    _python(
+        f"""
+        import gc
+        from reportlake.cli import app
+
+        app(["ingest", "--inbox", {str(EXAMPLES_INBOX)!r}, "--lake", {str(tmp_path / "lake")!r},
+             "--no-example-query"], standalone_mode=False)
+        assert gc.isenabled() and gc.get_freeze_count() > 50_000
+        """,
+        env,
+    )
