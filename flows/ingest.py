@@ -117,7 +117,7 @@ def ingest_reports(
     are extracted by ``workers`` local processes, or on the Dask cluster at ``dask_address``.
     """
     start = time.perf_counter()
-    freeze_start_up()  # out of the garbage collector's way: Prefect, pyarrow, MuPDF, ...
+    freeze_start_up()  # start-up, if the command paused collection for it: out of the way
     settings = Settings.load(
         source=source,
         inbox=inbox,

@@ -192,6 +192,7 @@ def backfill(
             deployment, source.value, deployment_lake(lake_loc), timeout_s=timeout, force=force
         )
     else:
+        pause_collector()  # until the first chunk's flow body, as for ingest
         run_chunk = runners.in_process_runner(source.value, settings.lake)
 
     from rich.console import Console

@@ -7,7 +7,11 @@ second of CPU per run, on a machine whose cores are all busy extracting. Frozen 
 collector's permanent generation) once start-up is over, they are no longer walked.
 
 Frozen objects are still freed by reference counting as before; only a reference cycle among
-them would outlive its use, and what start-up builds lives as long as the process.
+them would outlive its use. So only processes whose start-up reportlake owns freeze: those that
+paused the collector for it (the ``ingest`` and ``backfill`` commands, the extraction workers, the
+validator's process), where the little garbage start-up leaves is known. Elsewhere (a test
+session, a Dask worker, a deployment's run) ``freeze_start_up`` does nothing: their live objects
+may include cycles that are garbage soon.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ _paused = False  # whether pause_collector() turned the collector off
 
 
 def pause_collector() -> None:
-    """Turn the collector off until ``freeze_start_up`` (imports build little garbage, and a
-    full collection during them walks everything imported so far, several times over)."""
+    """Turn the collector off until ``freeze_start_up``: this process's start-up is ours (imports
+    build little garbage, and a full collection during them walks everything imported so far,
+    several times over). Also the extraction workers' initializer."""
     global _paused
     with _lock:
         if not _frozen and gc.isenabled():
@@ -33,16 +38,14 @@ def pause_collector() -> None:
 
 
 def freeze_start_up() -> None:
-    """Freeze every object alive now, once per process; turn the collector back on if
-    ``pause_collector`` turned it off. Later calls only do the latter."""
+    """If ``pause_collector`` turned the collector off, freeze every object alive now and turn
+    the collector back on; otherwise (or once done) do nothing."""
     global _frozen, _paused
     with _lock:
-        if not _frozen:
-            gc.freeze()
-            _frozen = True
         if _paused:
+            gc.freeze()
             gc.enable()
-            _paused = False
+            _frozen, _paused = True, False
 
 
 @contextmanager

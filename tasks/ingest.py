@@ -37,6 +37,7 @@ from reportlake.runs import (
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem, Window
+from reportlake.startup import pause_collector
 
 
 def quality_run_key() -> str:
@@ -130,7 +131,9 @@ def task_runner(
         yield None
         return
     else:
-        runner = ProcessPoolTaskRunner(max_workers=slots)
+        # A worker's start-up (imports) without garbage collection; its first chunk freezes
+        # what it built (see ``reportlake.startup``).
+        runner = ProcessPoolTaskRunner(max_workers=slots, initializer=pause_collector)
     with get_client(sync_client=True) as client:
         api_url = str(client.api_url).rstrip("/")
     with temporary_settings({PREFECT_API_URL: api_url}), ExitStack() as stack:

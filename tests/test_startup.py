@@ -47,6 +47,25 @@ def test_start_up_pauses_the_collector_then_freezes_once() -> None:
     )
 
 
+def test_a_process_that_did_not_pause_freezes_nothing(tmp_path: Path) -> None:
+    # A test session, a Dask worker: objects alive may be garbage cycles soon; never frozen.
+    _python(
+        f"""
+        import gc
+        from reportlake.runs import extract, plan_batches
+        from reportlake.settings import Settings
+        from reportlake.startup import freeze_start_up
+
+        settings = Settings.load(source="inbox", inbox={str(EXAMPLES_INBOX)!r},
+                                 lake={str(tmp_path / "lake")!r})
+        items = plan_batches(settings).batches[0]
+        assert len(extract(settings, items).outcomes) == len(items)
+        freeze_start_up()
+        assert gc.get_freeze_count() == 0 and gc.isenabled()
+        """
+    )
+
+
 def test_a_collector_turned_off_by_the_program_stays_off() -> None:
     _python(
         """
@@ -56,27 +75,46 @@ def test_a_collector_turned_off_by_the_program_stays_off() -> None:
         gc.disable()
         with start_up():
             pass
-        assert not gc.isenabled()
-        assert gc.get_freeze_count() > 0
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
         """
     )
 
 
-def test_a_worker_freezes_its_imports_at_its_first_chunk(tmp_path: Path) -> None:
+@pytest.mark.e2e
+def test_a_worker_collects_nothing_until_its_first_chunk_freezes_its_imports(
+    prefect_harness: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTLAKE_")}
+    env["PREFECT_API_URL"] = prefect_harness
     _python(
         f"""
         import gc
-        from reportlake.runs import extract, plan_batches
+        from prefect import flow, task
+        from reportlake.runs import plan_batches
         from reportlake.settings import Settings
+        from tasks.ingest import extract_batch, task_runner
 
-        settings = Settings.load(source="inbox", inbox={str(EXAMPLES_INBOX)!r},
-                                 lake={str(tmp_path / "lake")!r})
-        items = plan_batches(settings).batches[0]
-        assert gc.get_freeze_count() == 0
-        batch = extract(settings, items)
-        assert len(batch.outcomes) == len(items)
-        assert gc.get_freeze_count() > 50_000 and gc.isenabled()
-        """
+        @task
+        def collector() -> tuple[bool, int]:
+            return gc.isenabled(), gc.get_freeze_count()
+
+        @flow
+        def probe() -> list[tuple[bool, int]]:
+            settings = Settings.load(source="inbox", inbox={str(EXAMPLES_INBOX)!r},
+                                     lake={str(tmp_path / "lake")!r})
+            items = plan_batches(settings).batches[0]
+            with task_runner(settings, 1) as runner:
+                before = runner.submit(collector, {{}}).result()
+                batch = runner.submit(extract_batch, {{"settings": settings, "items": items}})
+                assert len(batch.result().outcomes) == len(items)
+                return [before, runner.submit(collector, {{}}).result()]
+
+        if __name__ == "__main__":
+            before, after = probe()
+            assert before == (False, 0), before
+            assert after[0] and after[1] > 50_000, after
+        """,
+        env,
     )
 
 
