@@ -40,11 +40,11 @@ from tasks.heartbeats import flow_run_heartbeats, sent_by_flow_body
 from tasks.ingest import (
     commit_batch,
     extract_batch,
+    extractors,
     finish_run,
     list_batches,
     publish_summary,
     quality_run_key,
-    task_runner,
 )
 from tasks.lease import lake_guard
 
@@ -198,17 +198,15 @@ def extracted_batches(
     stopping: list[threading.Thread] = []  # the workers' shut-down, joined at the end
     try:
         with ExitStack() as stack:
-            runner = stack.enter_context(task_runner(settings, slots, stopping))
+            workers = stack.enter_context(extractors(settings, slots, AHEAD * slots, stopping))
 
             def submit() -> None:
                 # Chunks back but not collected yet keep no worker busy: they do not count.
                 busy = sum(not _is_done(future) for future in pending.values())
-                while runner is not None and todo and busy < AHEAD * slots:
+                while workers is not None and todo and busy < AHEAD * slots:
                     busy += 1
                     i = todo.popleft()
-                    # Not quote()d: a Dask scheduler unpacks the annotation (a named tuple).
-                    params = {"settings": shared, "items": chunks[i][1]}
-                    pending[i] = runner.submit(extract_batch, params)
+                    pending[i] = workers.submit(shared, chunks[i][1])
 
             submit()
             for needed in of_batch.values():
@@ -219,7 +217,7 @@ def extracted_batches(
                         extracted[i] = pending.pop(i).result()
                     if back:
                         continue
-                    if todo and (helps or runner is None):
+                    if todo and (helps or workers is None):
                         i = todo.popleft()
                         extracted[i] = extract_batch(shared, chunks[i][1])
                         timings["flow_extract"] = timings.get("flow_extract", 0.0) + sum(

@@ -17,8 +17,9 @@ may include cycles that are garbage soon.
 from __future__ import annotations
 
 import gc
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 _lock = threading.Lock()
@@ -46,6 +47,13 @@ def freeze_start_up() -> None:
             gc.freeze()
             gc.enable()
             _frozen, _paused = True, False
+
+
+def start_worker(environ: Mapping[str, str]) -> None:
+    """Initializer of a worker process: its environment, and its start-up paused (its first
+    chunk freezes what the start-up built)."""
+    os.environ.update(environ)
+    pause_collector()
 
 
 @contextmanager

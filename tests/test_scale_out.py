@@ -2,8 +2,7 @@
 
 The reference is a run with ``workers=0`` (everything in the flow's process); the same corpus
 through two worker processes and through a Dask ``LocalCluster`` on 127.0.0.1 must give the same
-lake, row for row, and the work must really have run elsewhere (the extract-batch task runs
-report other process ids).
+lake, row for row; a local worker runs only the extraction, each chunk an extract-batch task run.
 """
 
 from __future__ import annotations
@@ -83,6 +82,66 @@ def test_worker_processes_give_the_same_lake(
     # Parsing ran in the workers: their seconds came back with the batches.
     assert summary.seconds["parse"] > 0 and summary.seconds["extract"] > 0
     assert tables(tmp_path) == reference
+
+
+def test_a_local_worker_runs_only_the_extraction_each_chunk_a_task_run(
+    corpus: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from reportlake.runs import plan_batches
+    from reportlake.settings import Settings
+    from tasks.ingest import WorkerProcesses, extractors
+    from tests.worker_probe import imported
+
+    @flow
+    def probe() -> tuple[Any, ...]:
+        settings = Settings.load(source="inbox", inbox=str(corpus), lake=str(tmp_path))
+        items = plan_batches(settings).batches[0]
+        with extractors(settings, 1, 2) as workers:
+            assert isinstance(workers, WorkerProcesses)
+            future = workers.submit(settings, items)
+            batch = future.result()
+            pool = workers.pool
+            pid = pool.submit(os.getpid).result()
+            loaded = [pool.submit(imported, m).result() for m in ("reportlake.runs", "prefect")]
+        return batch, future.task_run_id, pid, loaded
+
+    batch, task_run_id, pid, loaded = probe()
+    assert len(batch.outcomes) == N_REPORTS and batch.seconds["parse"] > 0
+    assert pid != os.getpid()
+    assert loaded == [True, False]  # the domain's extraction, without Prefect
+    with get_client(sync_client=True) as client:
+        task_run = client.read_task_run(task_run_id)
+    assert task_run.name.startswith("extract-batch") and task_run.state_type == "COMPLETED"
+
+
+def test_a_worker_that_dies_fails_its_chunk_saying_what_to_do(
+    corpus: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from prefect import flow
+
+    from reportlake.errors import ReportlakeError
+    from reportlake.runs import plan_batches
+    from reportlake.settings import Settings
+    from tasks.ingest import WorkerProcesses, extractors
+
+    @flow
+    def probe() -> None:
+        settings = Settings.load(source="inbox", inbox=str(corpus), lake=str(tmp_path))
+        with extractors(settings, 1, 2) as workers:
+            assert isinstance(workers, WorkerProcesses)
+            os.kill(workers.pool.submit(os.getpid).result(), signal.SIGKILL)
+            workers.submit(settings, plan_batches(settings).batches[0]).result()
+
+    with pytest.raises(ReportlakeError, match=r"worker process died.*rerun"):
+        probe()
 
 
 def test_dask_cluster_gives_the_same_lake(

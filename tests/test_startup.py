@@ -89,25 +89,23 @@ def test_a_worker_collects_nothing_until_its_first_chunk_freezes_its_imports(
     _python(
         f"""
         import gc
-        from prefect import flow, task
+        from prefect import flow
         from reportlake.runs import plan_batches
         from reportlake.settings import Settings
-        from tasks.ingest import extract_batch, task_runner
-
-        @task
-        def collector() -> tuple[bool, int]:
-            return gc.isenabled(), gc.get_freeze_count()
+        from tasks.ingest import extractors
 
         @flow
         def probe() -> list[tuple[bool, int]]:
             settings = Settings.load(source="inbox", inbox={str(EXAMPLES_INBOX)!r},
                                      lake={str(tmp_path / "lake")!r})
             items = plan_batches(settings).batches[0]
-            with task_runner(settings, 1) as runner:
-                before = runner.submit(collector, {{}}).result()
-                batch = runner.submit(extract_batch, {{"settings": settings, "items": items}})
-                assert len(batch.result().outcomes) == len(items)
-                return [before, runner.submit(collector, {{}}).result()]
+            states = []
+            with extractors(settings, 1, 2) as workers:
+                for _ in range(2):
+                    enabled = workers.pool.submit(gc.isenabled).result()
+                    states.append((enabled, workers.pool.submit(gc.get_freeze_count).result()))
+                    assert len(workers.submit(settings, items).result().outcomes) == len(items)
+            return states
 
         if __name__ == "__main__":
             before, after = probe()
