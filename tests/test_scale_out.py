@@ -119,9 +119,7 @@ def test_a_local_worker_runs_only_the_extraction_each_chunk_a_task_run(
     assert task_run.name.startswith("extract-batch") and task_run.state_type == "COMPLETED"
 
 
-def test_a_worker_that_dies_fails_its_chunk_saying_what_to_do(
-    corpus: Path, tmp_path: Path
-) -> None:
+def test_a_worker_that_dies_fails_its_chunk_saying_what_to_do(corpus: Path, tmp_path: Path) -> None:
     import os
     import signal
 
