@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -245,6 +246,46 @@ def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
             security_master=_security_master(settings.security_master),
             fetch_ahead=settings.http_concurrency,
         )
+
+
+def extract_in_worker(
+    settings: Settings, items: Sequence[SourceItem]
+) -> tuple[ExtractedBatch, list[logging.LogRecord]]:
+    """``extract`` in a worker process, with the log records it emitted meanwhile: the caller
+    emits them where its own logs go (a worker process sends its logs nowhere)."""
+    records: list[logging.LogRecord] = []
+    collector = _Collector(records)
+    logging.root.addHandler(collector)
+    try:
+        batch = extract(settings, items)
+    finally:
+        logging.root.removeHandler(collector)
+    return batch, records
+
+
+class _Collector(logging.Handler):
+    """Keeps copies of records that pickle: message and traceback rendered, standard fields
+    only (an ``extra`` may hold anything: an HTTP library's stream, a lock)."""
+
+    _FIELDS = (
+        "name", "levelno", "levelname", "pathname", "filename", "module", "lineno", "funcName",
+        "created", "msecs", "relativeCreated", "thread", "threadName", "processName", "process",
+        "stack_info", "exc_text",
+    )  # fmt: skip
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = {name: getattr(record, name, None) for name in self._FIELDS}
+            fields.update(msg=record.getMessage(), args=None)
+            if record.exc_info:
+                fields["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            self.records.append(logging.makeLogRecord(fields))
+        except Exception:  # noqa: BLE001 - logging's rule: a bad record never breaks the caller
+            self.handleError(record)
 
 
 def commit(settings: Settings, batch: ExtractedBatch, known: KnownReports) -> BatchResult:

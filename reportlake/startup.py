@@ -17,6 +17,7 @@ may include cycles that are garbage soon.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -49,10 +50,13 @@ def freeze_start_up() -> None:
             _frozen, _paused = True, False
 
 
-def start_worker(environ: Mapping[str, str]) -> None:
-    """Initializer of a worker process: its environment, and its start-up paused (its first
-    chunk freezes what the start-up built)."""
+def start_worker(environ: Mapping[str, str], log_levels: Mapping[str, int]) -> None:
+    """Initializer of a worker process: its environment, its loggers' levels (those of the
+    process that started it, so that it logs what that process would), and its start-up paused
+    (its first chunk freezes what the start-up built)."""
     os.environ.update(environ)
+    for name, level in log_levels.items():
+        logging.getLogger(name or None).setLevel(level)
     pause_collector()
 
 

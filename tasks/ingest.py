@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ from reportlake.runs import (
     commit,
     describe_source,
     extract,
+    extract_in_worker,
     plan_batches,
 )
 from reportlake.runs import finish_run as advance_cursor
@@ -140,7 +142,7 @@ class WorkerProcesses:
             max_workers=slots,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
-            initargs=({"PREFECT_API_URL": api_url},),
+            initargs=({"PREFECT_API_URL": api_url}, _log_levels()),
         )
         # A thread per chunk in flight, each waiting on its worker process.
         self._threads: ThreadPoolTaskRunner[ExtractedBatch] = ThreadPoolTaskRunner(
@@ -154,13 +156,16 @@ class WorkerProcesses:
         ) -> ExtractedBatch:
             """Fetch, extract, parse and archive a chunk of a batch in a worker process."""
             try:
-                return _logged(pool.submit(extract, settings, items).result())
+                batch, records = pool.submit(extract_in_worker, settings, items).result()
             except BrokenProcessPool as exc:
                 raise ReportlakeError(
                     "a worker process died while extracting (killed, e.g. out of memory, or "
                     "crashed in a PDF library): the batches committed so far stay in the lake; "
                     "rerun, with --workers 0 to see which report brings a process down"
                 ) from exc
+            for record in records:  # into this task run's logs, as if logged here
+                logging.getLogger(record.name).handle(record)
+            return _logged(batch)
 
         self._task = extract_batch_in_worker
 
@@ -178,6 +183,15 @@ class WorkerProcesses:
         self.pool.shutdown(wait=False, cancel_futures=exc_info[0] is not None)
         self._threads.__exit__(*exc_info)
         self.pool.shutdown(wait=True)
+
+
+def _log_levels() -> dict[str, int]:
+    """The levels set on this process's loggers (root as ""): Prefect's logging settings."""
+    levels = {"": logging.root.level}
+    for name, logger in logging.root.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
 
 
 class DaskWorkers:

@@ -142,6 +142,84 @@ def test_a_worker_that_dies_fails_its_chunk_saying_what_to_do(corpus: Path, tmp_
         probe()
 
 
+def test_a_workers_log_records_reach_its_chunks_task_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker process sends its logs nowhere: its records come back with the chunk and are
+    # emitted in the extract-batch task run, where Prefect's handlers send them to the API.
+    import datetime as dt
+    import logging
+    from urllib.parse import urlsplit
+
+    from prefect import flow
+    from prefect.context import TaskRunContext
+
+    from reportlake.runs import plan_batches
+    from reportlake.settings import Settings
+    from reportlake.sources import Window
+    from tasks.ingest import extractors
+    from tests.conftest import listing_env
+    from tests.listing_server import ListingServer, fixture_records, status
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            run = TaskRunContext.get()
+            seen.append((record.getMessage(), run.task_run.name if run else None))
+
+    http_log = logging.getLogger("reportlake.http")
+    handler = Seen()
+    http_log.addHandler(handler)
+    monkeypatch.setattr(http_log, "level", logging.INFO)  # passed on to the worker
+    try:
+        with ListingServer({1: fixture_records()}) as server:
+            for name, value in listing_env(server.base_url).items():
+                monkeypatch.setenv(name, value)
+
+            @flow
+            def probe() -> int:
+                settings = Settings.load(lake=str(tmp_path))
+                window = Window(since=dt.date(2023, 5, 1), until=dt.date(2023, 5, 14))
+                items = plan_batches(settings, window).batches[0][:2]
+                server.script(urlsplit(items[0].uri).path, status(503), None)
+                with extractors(settings, 1, 2) as workers:
+                    assert workers is not None
+                    return len(workers.submit(settings, items).result().outcomes)
+
+            assert probe() == 2
+    finally:
+        http_log.removeHandler(handler)
+    retries = [(message, run) for message, run in seen if "503" in message and "retry" in message]
+    assert len(retries) == 1, seen
+    assert retries[0][1] is not None and retries[0][1].startswith("extract-batch"), retries
+
+
+def test_a_workers_log_records_come_back_whatever_they_carry() -> None:
+    import logging
+    import pickle
+    import sys
+    import zlib
+
+    from reportlake.runs import _Collector
+
+    records: list[logging.LogRecord] = []
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError:
+        # What an HTTP library's debug record may carry: objects that do not pickle.
+        record = logging.LogRecord(
+            "reportlake.x", logging.WARNING, __file__, 1, "got %s", (zlib.decompressobj(),),
+            sys.exc_info(),
+        )  # fmt: skip
+    record.stream = zlib.decompressobj()
+    _Collector(records).handle(record)
+    (back,) = pickle.loads(pickle.dumps(records))
+    assert back.getMessage().startswith("got <zlib.Decompress")
+    assert back.levelname == "WARNING" and back.name == "reportlake.x"
+    assert "ZeroDivisionError" in back.exc_text
+
+
 def test_dask_cluster_gives_the_same_lake(
     corpus: Path, reference: dict[str, pa.Table], dask_cluster: str, tmp_path: Path
 ) -> None:
