@@ -299,7 +299,8 @@ def mask_session_tokens_in_logs() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if record.name.startswith(_AWS_LOGGERS):
+        # logging.makeLogRecord makes a record with no name, then fills it in.
+        if isinstance(record.name, str) and record.name.startswith(_AWS_LOGGERS):
             message = record.getMessage()
             masked = _SESSION_TOKEN.sub(r"\1***", message)
             if masked != message:
