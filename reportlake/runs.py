@@ -236,8 +236,7 @@ def worker_settings(settings: Settings, slots: int) -> Settings:
 
 
 def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
-    """Fetch, extract, parse and archive a chunk of a batch (in a worker)."""
-    freeze_start_up()  # a worker's first chunk: its imports are done
+    """Fetch, extract, parse and archive a chunk of a batch."""
     with closing(open_source(settings)) as source:
         return extract_batch(
             source,
@@ -253,6 +252,7 @@ def extract_in_worker(
 ) -> tuple[ExtractedBatch, list[logging.LogRecord]]:
     """``extract`` in a worker process, with the log records it emitted meanwhile: the caller
     emits them where its own logs go (a worker process sends its logs nowhere)."""
+    freeze_start_up()  # the worker's first chunk: its imports are done (see start_worker)
     records: list[logging.LogRecord] = []
     collector = _Collector(records)
     logging.root.addHandler(collector)

@@ -86,7 +86,15 @@ def list_batches(settings: Settings, window: Window) -> Plan:
     return plan
 
 
-@task(name="extract-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
+# A chunk's task run, in the flow's process, on Dask or handing the chunk to a worker process.
+EXTRACT_TASK: dict[str, Any] = {
+    "name": "extract-batch",
+    "retry_delay_seconds": [2, 10, 30],
+    **IO_TASK,
+}
+
+
+@task(**EXTRACT_TASK)
 def extract_batch(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
     """Fetch, extract, parse and archive a chunk of a batch, in the flow's process or on Dask."""
     return _logged(extract(settings, items))
@@ -150,7 +158,7 @@ class WorkerProcesses:
         )
         pool = self.pool
 
-        @task(name="extract-batch", retry_delay_seconds=[2, 10, 30], **IO_TASK)
+        @task(**EXTRACT_TASK)
         def extract_batch_in_worker(
             settings: Settings, items: Sequence[SourceItem]
         ) -> ExtractedBatch:
