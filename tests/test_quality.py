@@ -213,6 +213,19 @@ def test_duplicate_report_id_quarantines_every_copy(
     )
 
 
+def test_every_failing_row_is_attributed_beyond_gx_partial_lists(validator: Validator) -> None:
+    # GX's BASIC format lists 20 failing rows at most; each of the 30 must be quarantined.
+    bad = [make_report(f"many-bad-{i}", rating="闭眼买入") for i in range(30)]
+    good = [make_report(f"many-good-{i}") for i in range(5)]
+    result = validator.validate(reports_to_tables([*good, *bad]))
+    assert set(result.failures) == {r.report_id for r in bad}
+    assert result.counts["reports"].rows_failed == 30
+    assert all(
+        any("rating_words (got '闭眼买入')" in reason for reason in reasons)
+        for reasons in result.failures.values()
+    )
+
+
 def test_reasons_say_how_to_fix(batch: tuple[list[Report], ValidationResult]) -> None:
     _, result = batch
     (reason,) = [

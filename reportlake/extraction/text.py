@@ -8,6 +8,8 @@ import unicodedata
 from functools import cache
 
 import charset_normalizer
+import numpy as np
+from numpy.typing import NDArray
 
 from reportlake.errors import ExtractionError
 from reportlake.models import Document
@@ -29,7 +31,8 @@ _MIN_HANZI_TO_JUDGE = 20
 _HANZI_SAMPLE_CHARS = 8000  # of text judged for common hanzi
 _CHAOS_TIE = 0.01  # charset-normalizer guesses this close are a tie
 _JUNK = frozenset({"Cc", "Cn", "Co", "Cs"})  # controls, unassigned, private use, surrogates
-# Regexes do the per-character work in C: a 10 MB page must not take seconds to judge.
+# Regexes and numpy table lookups do the per-character work in C: a 10 MB page must not take
+# seconds to judge.
 _HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")  # CJK unified ideographs and extension A
 # Every character regex ``\s`` matches (str.isspace), for counting.
 _SPACES = (
@@ -70,17 +73,35 @@ def plausible_share(text: str, visible: int | None = None) -> float:
 
 
 def visible_count(text: str) -> int:
-    """The number of non-space characters: one C scan per kind of space, no copy of the text."""
-    return len(text) - sum(map(text.count, _SPACES))
+    """The number of non-space characters."""
+    return len(text) - int(np.count_nonzero(_is_space().take(_code_points(text), mode="clip")))
+
+
+def _code_points(text: str) -> NDArray[np.uint32]:
+    """The code points of ``text``, for per-character table lookups done by numpy.
+
+    A lookup ``table.take(codes, mode="clip")`` gives characters beyond the BMP the table's last
+    entry, U+FFFF, which is a noncharacter: neither a space nor a hanzi.
+    """
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+@cache
+def _is_space() -> NDArray[np.bool_]:
+    """Per code point of the BMP: whether it is whitespace (``str.isspace``)."""
+    table = np.zeros(0x10000, dtype=np.bool_)
+    table[[ord(ch) for ch in _SPACES]] = True
+    return table
 
 
 def common_hanzi_share(text: str) -> float | None:
     """Share of hanzi that are common ones; None when there are too few hanzi to judge."""
     # A garbled font garbles every page: the first few thousand hanzi tell as well as all.
-    hanzi = _HANZI.findall(text, 0, _HANZI_SAMPLE_CHARS)
-    if len(hanzi) < _MIN_HANZI_TO_JUDGE:
-        return None
-    return sum(map(_common_hanzi().__contains__, hanzi)) / len(hanzi)
+    # Each character's code point looks up its kind in a table: no Python object per hanzi.
+    kinds = _hanzi_kinds().take(_code_points(text[:_HANZI_SAMPLE_CHARS]), mode="clip")
+    _, rare, common = np.bincount(kinds, minlength=3)
+    hanzi = int(rare + common)
+    return None if hanzi < _MIN_HANZI_TO_JUDGE else int(common) / hanzi
 
 
 def looks_like_text(text: str) -> bool:
@@ -117,6 +138,15 @@ def hanzi_are_common(text: str) -> bool:
 def _is_hanzi(ch: str) -> bool:
     """CJK unified ideographs, basic block and extension A."""
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+@cache
+def _hanzi_kinds() -> NDArray[np.uint8]:
+    """Per code point of the BMP: 0 not a hanzi, 1 a rare hanzi, 2 a common one."""
+    kinds = np.zeros(0x10000, dtype=np.uint8)
+    kinds[0x3400:0x4DC0] = kinds[0x4E00:0xA000] = 1  # the ranges of ``_is_hanzi``
+    kinds[[ord(ch) for ch in _common_hanzi()]] = 2
+    return kinds
 
 
 @cache
