@@ -348,11 +348,11 @@ def describe_source(settings: Settings) -> str:
 def overhead_seconds(seconds: Mapping[str, float]) -> float:
     """Seconds of a run's wall time spent on neither the data nor waiting for its workers.
 
-    The flow's process lists the source, extracts chunks itself (their own stage seconds),
-    waits for the workers' chunks and commits batches (write and state); the rest of its time
-    is orchestration (Prefect) and quality (Great Expectations: building the validator,
-    validating). Worker-side task overhead is inside the wait and so not counted: it overlaps
-    with the commits.
+    The flow's process lists the source, extracts chunks itself (the whole of each chunk's
+    ``extract_batch``), waits for the workers' chunks and commits batches (the Arrow tables,
+    the write and the state); the rest of its time is orchestration (Prefect's task runs, the
+    lease, artifacts) and quality (Great Expectations: validating, Data Docs). Worker-side task
+    overhead is inside the wait and so not counted: it overlaps with the commits.
     """
     data = seconds.get("list", 0.0) + seconds.get("wait", 0.0) + seconds.get("flow_extract", 0.0)
     data += seconds.get("commit", 0.0) - seconds.get("validate", 0.0)

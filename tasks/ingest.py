@@ -27,6 +27,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task
+from prefect.utilities.annotations import quote
 
 from reportlake.errors import ReportlakeError, TransientError
 from reportlake.pipeline import BatchResult, ExtractedBatch, KnownReports
@@ -180,7 +181,8 @@ class WorkerProcesses:
     def submit(
         self, settings: Settings, items: Sequence[SourceItem]
     ) -> PrefectFuture[ExtractedBatch]:
-        return self._threads.submit(self._task, {"settings": settings, "items": items})
+        # quote(): Prefect need not scan the chunk's items for futures to resolve.
+        return self._threads.submit(self._task, {"settings": settings, "items": quote(items)})
 
     def __enter__(self) -> WorkerProcesses:
         self._threads.__enter__()

@@ -318,6 +318,8 @@ def test_visible_count_skips_exactly_what_a_regex_space_is() -> None:
     assert visible_count(text) == len(re.sub(r"\s", "", text)) == 25
     # Beyond the BMP, and a lone surrogate (text decoded with surrogateescape), are characters.
     assert visible_count("\U00020000 \udc80\U0001f600\n") == 3
+    long = "招商 银行\t" * 400_000  # 2.4 million characters: counted in slices
+    assert visible_count(long) == 1_600_000
 
 
 def test_common_hanzi_share_counts_each_hanzi_of_the_sample() -> None:

@@ -102,6 +102,33 @@ def test_run_publishes_summary_and_quarantine_artifacts(local_run: tuple[str, An
     assert "zz_scanned.pdf" in str(by_key["quarantined-reports"].data)
 
 
+def test_run_seconds_count_data_work_apart_from_overhead(local_run: tuple[str, Any, Any]) -> None:
+    # Nine files: one chunk, extracted by the flow's own process. What is not data work (the
+    # listing, the whole extraction, the commit but for validating) is Prefect's and GX's.
+    _, _, summary = local_run
+    s = summary.seconds
+    assert s["flow_extract"] >= s["fetch"] + s["extract"] + s["parse"] + s["archive"] - 0.005
+    data = s["list"] + s.get("wait", 0.0) + s["flow_extract"] + s["commit"] - s["validate"]
+    assert s["overhead"] == pytest.approx(s["run"] - data, abs=0.005)
+    assert 0 < s["overhead"] < s["run"]
+
+
+def test_extraction_counts_its_whole_time(tmp_path: Path) -> None:
+    from reportlake.pipeline import ExtractedBatch
+    from reportlake.runs import extract, open_source
+    from reportlake.settings import Settings
+
+    settings = Settings(source="inbox", inbox=str(EXAMPLES_INBOX), lake=str(tmp_path / "lake"))
+    source = open_source(settings)
+    items = sorted(source.list_items(), key=lambda item: item.name)
+    source.close()
+    first, second = extract(settings, items[:3]), extract(settings, items[3:])
+    for batch in (first, second):
+        # Stages are disjoint parts of the whole: hashing and archiving lie between them.
+        assert batch.wall_s >= sum(batch.seconds.values()) > 0
+    assert ExtractedBatch.join([first, second]).wall_s == first.wall_s + second.wall_s
+
+
 def test_second_run_changes_no_row(local_run: tuple[str, Any, Any]) -> None:
     lake, _, first = local_run
     before = lake_tables(lake)
