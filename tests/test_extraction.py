@@ -86,6 +86,21 @@ def test_two_column_fixture_sidebar_is_not_interleaved() -> None:
     assert doc.page_count == 2
 
 
+def test_a_sidebar_after_a_cover_page_is_kept_together() -> None:
+    cover_lines = ["东吴证券研究所", "公司深度研究", "中际旭创（300308）", "2024年10月30日"]
+    cover = pymupdf.open()
+    page = cover.new_page()
+    for i, line in enumerate(cover_lines):
+        page.insert_text((72, 200 + 40 * i), line, fontname="china-s", fontsize=16)
+    with pymupdf.open(FIXTURES / "pdf" / "two_column.pdf") as report:
+        cover.insert_pdf(report)
+    doc = extract(cover.tobytes(), filename="covered.pdf")
+    lines = [line.strip() for line in doc.text.splitlines() if line.strip()]
+    assert lines[:4] == cover_lines
+    start = lines.index(TWO_COLUMN_SIDEBAR[0])
+    assert lines[start : start + len(TWO_COLUMN_SIDEBAR)] == TWO_COLUMN_SIDEBAR
+
+
 def test_html_repost_yields_the_article_without_site_chrome() -> None:
     doc = extract((EXAMPLES_INBOX / "001_d1516b028d16e038.html").read_bytes(), filename="a.html")
     assert doc.format == "html" and doc.encoding == "utf-8"
