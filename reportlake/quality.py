@@ -109,6 +109,7 @@ class _LoadedSuite:
     suite: ExpectationSuite
     batch_definition: BatchDefinition
     checks: dict[str, _Check]  # by GX expectation id
+    expectations: dict[str, Expectation]  # the suite's, by GX expectation id
 
 
 def suite_parameters(today: dt.date) -> dict[str, Any]:
@@ -236,6 +237,7 @@ class Validator:
                 suite=suite,
                 batch_definition=asset.add_batch_definition_whole_dataframe("batch"),
                 checks=checks,
+                expectations={str(exp.id): exp for exp in suite.expectations},
             )
         return loaded
 
@@ -370,7 +372,7 @@ class Validator:
                 for i, r in enumerate(results):
                     if not r.success and _raised_exception(r) is None:
                         results[i] = batch.validate(
-                            self._expectation_of(loaded, r),
+                            loaded.expectations[str(r.expectation_config.id)],
                             result_format={"result_format": "COMPLETE"},
                             expectation_parameters=parameters,
                         )
@@ -432,18 +434,6 @@ class Validator:
                 failed_rows.add(row)
         return TableCounts(
             rows=table.num_rows, rows_failed=len(failed_rows), expectations=len(results)
-        )
-
-    @staticmethod
-    def _expectation_of(loaded: _LoadedSuite, r: ExpectationValidationResult) -> Expectation:
-        """The suite's expectation behind a GX result."""
-        key = r.expectation_config.id
-        for expectation in loaded.suite.expectations:
-            if expectation.id == key:
-                return expectation
-        raise QualityRunError(
-            f"{loaded.path}: GX returned a result for an unknown expectation "
-            f"{r.expectation_config.type}"
         )
 
     @staticmethod

@@ -34,7 +34,8 @@ _CHAOS_TIE = 0.01  # charset-normalizer guesses this close are a tie
 _JUNK = frozenset({"Cc", "Cn", "Co", "Cs"})  # controls, unassigned, private use, surrogates
 # Regexes and numpy table lookups do the per-character work in C: a 10 MB page must not take
 # seconds to judge.
-_HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")  # CJK unified ideographs and extension A
+_HANZI_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))  # CJK extension A, CJK unified ideographs
+_HANZI = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _HANZI_RANGES) + "]")
 # Every character regex ``\s`` matches (str.isspace), for counting.
 _SPACES = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -141,23 +142,15 @@ def hanzi_are_common(text: str) -> bool:
     return share is None or share >= _MIN_COMMON_HANZI
 
 
-def _is_hanzi(ch: str) -> bool:
-    """CJK unified ideographs, basic block and extension A."""
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
-
-
 @cache
 def _hanzi_kinds() -> NDArray[np.uint8]:
-    """Per code point of the BMP: 0 not a hanzi, 1 a rare hanzi, 2 a common one."""
+    """Per code point of the BMP: 0 not a hanzi, 1 a rare hanzi, 2 a common one.
+
+    Common: simplified GB2312 level 1 and traditional Big5 level 1, read from the codecs.
+    """
     kinds = np.zeros(0x10000, dtype=np.uint8)
-    kinds[0x3400:0x4DC0] = kinds[0x4E00:0xA000] = 1  # the ranges of ``_is_hanzi``
-    kinds[[ord(ch) for ch in _common_hanzi()]] = 2
-    return kinds
-
-
-@cache
-def _common_hanzi() -> frozenset[str]:
-    """Common simplified (GB2312 level 1) and traditional (Big5 level 1) hanzi, from the codecs."""
+    for lo, hi in _HANZI_RANGES:
+        kinds[lo : hi + 1] = 1
     chars: set[str] = set()
     for lead in range(0xB0, 0xD8):
         for trail in range(0xA1, 0xFF):
@@ -165,7 +158,9 @@ def _common_hanzi() -> frozenset[str]:
     for lead in range(0xA4, 0xC7):
         for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
             chars.update(bytes((lead, trail)).decode("big5", errors="ignore"))
-    return frozenset(ch for ch in chars if _is_hanzi(ch))
+    codes = np.array([ord(ch) for ch in chars])
+    kinds[codes[kinds[codes] == 1]] = 2  # the codecs' level 1 also holds symbols: hanzi only
+    return kinds
 
 
 def _utf16_nul_side(data: bytes) -> str | None:
