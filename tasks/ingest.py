@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 from prefect import task
@@ -40,6 +42,7 @@ from reportlake.runs import (
     extract,
     extract_in_worker,
     plan_batches,
+    read_spooled,
 )
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
@@ -157,6 +160,9 @@ class WorkerProcesses:
         self._threads: ThreadPoolTaskRunner[ExtractedBatch] = ThreadPoolTaskRunner(
             max_workers=in_flight
         )
+        # Where the workers leave their chunks' batches (see extract_in_worker).
+        self._spool = tempfile.TemporaryDirectory(prefix="reportlake-chunks-")
+        self.spool = spool = Path(self._spool.name)
         pool = self.pool
 
         @task(**EXTRACT_TASK)
@@ -165,13 +171,14 @@ class WorkerProcesses:
         ) -> ExtractedBatch:
             """Fetch, extract, parse and archive a chunk of a batch in a worker process."""
             try:
-                batch, records = pool.submit(extract_in_worker, settings, items).result()
+                spooled, records = pool.submit(extract_in_worker, settings, items, spool).result()
             except BrokenProcessPool as exc:
                 raise ReportlakeError(
                     "a worker process died while extracting (killed, e.g. out of memory, or "
                     "crashed in a PDF library): the batches committed so far stay in the lake; "
                     "rerun, with --workers 0 to see which report brings a process down"
                 ) from exc
+            batch = read_spooled(spooled)
             for record in records:  # into this task run's logs, as if logged here
                 logging.getLogger(record.name).handle(record)
             return _logged(batch)
@@ -193,6 +200,7 @@ class WorkerProcesses:
         self.pool.shutdown(wait=False, cancel_futures=exc_info[0] is not None)
         self._threads.__exit__(*exc_info)
         self.pool.shutdown(wait=True)
+        self._spool.cleanup()  # what a failed run's workers left
 
 
 def _log_levels() -> dict[str, int]:

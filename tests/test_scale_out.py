@@ -108,10 +108,12 @@ def test_a_local_worker_runs_only_the_extraction_each_chunk_a_task_run(
             pool = workers.pool
             pid = pool.submit(os.getpid).result()
             loaded = [pool.submit(imported, m).result() for m in ("reportlake.runs", "prefect")]
-        return batch, future.task_run_id, pid, loaded
+            spooled = list(workers.spool.iterdir())  # the chunk's file: read and removed
+        return batch, future.task_run_id, pid, loaded, spooled, workers.spool
 
-    batch, task_run_id, pid, loaded = probe()
+    batch, task_run_id, pid, loaded, spooled, spool = probe()
     assert len(batch.outcomes) == N_REPORTS and batch.seconds["parse"] > 0
+    assert spooled == [] and not spool.exists()
     assert pid != os.getpid()
     assert loaded == [True, False]  # the domain's extraction, without Prefect
     with get_client(sync_client=True) as client:
