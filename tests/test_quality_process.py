@@ -104,6 +104,32 @@ def test_run_process_does_not_import_great_expectations() -> None:
     assert "leaked" not in out.stderr, out.stderr
 
 
+def test_great_expectations_validates_without_the_backends_the_child_skips() -> None:
+    # What the child does first: GX then loads neither SQLAlchemy nor boto3, and still validates
+    # and renders (a GX that needed them would fail here, not in a run).
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from reportlake.quality_process import UNUSED_BACKENDS, skip_unused_backends
+        skip_unused_backends()
+        from reportlake.quality import Validator
+        from reportlake.tables import reports_to_tables
+        from tests.test_quality import make_report
+        validator = Validator(Path({str(SUITES)!r}))
+        bad = make_report("bad", broker="某某证券")
+        result = validator.validate(reports_to_tables([make_report("good"), bad]))
+        docs = validator.render_data_docs("run")
+        skipped = [sys.modules[m] for m in UNUSED_BACKENDS]
+        print(list(result.failures) == [bad.report_id], bool(docs), skipped)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "True True [None, None, None]", out.stderr
+
+
 def test_a_broken_suite_fails_every_validation_saying_which(tmp_path: Path) -> None:
     suites = tmp_path / "expectations"
     shutil.copytree(SUITES, suites)
