@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 # run that dies half-way leaves it to be redone (and merged, not duplicated) by the next run.
 WRITE_ORDER = ("analysts", "stock_mentions", "related_reports", "reports")
 ARCHIVE_THREADS = 8  # originals uploaded at once by one batch
+# Originals extracted before they are parsed (see _extract_group); the bytes bound what a group
+# holds in memory when the originals are large.
+EXTRACT_GROUP = 25
+EXTRACT_GROUP_BYTES = 32 * 1024 * 1024
 T = TypeVar("T")
 
 
@@ -312,15 +316,36 @@ def extract_batch(
         # Imported here: a flow's process that only commits never loads MuPDF (~170 MB).
         from reportlake.extraction import extract
 
+    fetched = timed_iter(prefetch(source, items, fetch_ahead), batch.seconds, "fetch")
     with archiver(lake, batch.seconds) as archive:
-        for item, fetched in timed_iter(
-            prefetch(source, items, fetch_ahead), batch.seconds, "fetch"
-        ):
-            outcome = _extract_one(item, fetched, extract, batch.seconds)
-            _finish(outcome, security_master, batch.seconds, archive)
-            batch.outcomes.append(outcome)
+        while group := _extract_group(fetched, extract, batch.seconds):
+            for outcome in group:
+                _finish(outcome, security_master, batch.seconds, archive)
+            batch.outcomes.extend(group)
     batch.wall_s = time.perf_counter() - started
     return batch
+
+
+def _extract_group(
+    fetched: Iterator[tuple[SourceItem, FetchedItem | BadInputError]],
+    extract: Callable[..., Document],
+    seconds: defaultdict[str, float],
+) -> list[Outcome]:
+    """The next few originals extracted, up to EXTRACT_GROUP of them or EXTRACT_GROUP_BYTES.
+
+    Originals are extracted a group at a time, then parsed: MuPDF and the parser each keep
+    their data in the CPU's caches through a group, where alternating them on every report
+    costs ~8% more CPU (measured: 11.9 against 11.0 ms a report, groups of 1 and 25).
+    """
+    group: list[Outcome] = []
+    size = 0
+    for item, original in fetched:
+        group.append(_extract_one(item, original, extract, seconds))
+        if not isinstance(original, BadInputError):
+            size += len(original.data)
+        if len(group) >= EXTRACT_GROUP or size >= EXTRACT_GROUP_BYTES:
+            break
+    return group
 
 
 def _extract_one(
@@ -350,25 +375,39 @@ Archive = Callable[[Outcome, bytes], None]
 
 @contextmanager
 def archiver(lake: Location, seconds: defaultdict[str, float]) -> Iterator[Archive]:
-    """Store originals under raw/ from a few threads; all are stored when the block ends.
+    """Store originals under raw/; all are stored when the block ends.
 
-    On object storage each PUT waits on the network: uploads go on while the next originals
-    are extracted. The first failed upload raises here, before anything is committed.
+    On object storage each PUT waits on the network: uploads go on from a few threads while the
+    next originals are extracted, and the first failed upload raises here, before anything is
+    committed. On a local disk a write waits on nothing: it is made at once, without threads
+    (handing each original to a thread cost ~0.3 ms of CPU a report in GIL hand-offs).
     """
+
+    def path_of(outcome: Outcome) -> str:
+        date = outcome.report.publish_date if outcome.report else None
+        suffix = posixpath.splitext(outcome.item.name)[1]
+        path = lake_io.raw_path(lake, outcome.report_id, date, suffix)
+        outcome.raw_uri = lake.uri_of(path)
+        return path
+
+    if lake.is_local:
+
+        def write(outcome: Outcome, data: bytes) -> None:
+            with timed(seconds, "archive"):
+                write_bytes_atomic(lake, path_of(outcome), data)
+
+        yield write
+        return
     with ThreadPoolExecutor(ARCHIVE_THREADS, thread_name_prefix="archive") as pool:
         uploads: list[Future[None]] = []
 
-        def archive(outcome: Outcome, data: bytes) -> None:
-            date = outcome.report.publish_date if outcome.report else None
-            suffix = posixpath.splitext(outcome.item.name)[1]
-            path = lake_io.raw_path(lake, outcome.report_id, date, suffix)
-            outcome.raw_uri = lake.uri_of(path)
-            uploads.append(pool.submit(write_bytes_atomic, lake, path, data))
+        def upload(outcome: Outcome, data: bytes) -> None:
+            uploads.append(pool.submit(write_bytes_atomic, lake, path_of(outcome), data))
 
-        yield archive
+        yield upload
         with timed(seconds, "archive"):
-            for upload in uploads:
-                upload.result()
+            for future in uploads:
+                future.result()
 
 
 def _finish(

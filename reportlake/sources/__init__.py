@@ -61,6 +61,8 @@ class Source(Protocol):
     """List the originals a source holds, and fetch one of them."""
 
     name: str
+    # Whether a fetch waits on the network: then several are fetched at once (see prefetch).
+    remote: bool
 
     def list_items(self, window: Window | None = None) -> Iterator[SourceItem]:
         """Every item the source holds in ``window`` (undated sources ignore it)."""

@@ -168,6 +168,7 @@ class EastmoneySource:
     """Reports listed by the Eastmoney research-report API, PDFs fetched from its PDF host."""
 
     name = "eastmoney"
+    remote = True
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class InboxSource:
     def __init__(self, location: Location, *, max_bytes: int) -> None:
         self.location = location
         self.max_bytes = max_bytes
+        self.remote = not location.is_local  # an inbox may be an s3:// prefix too
 
     def list_items(self, window: Window | None = None) -> Iterator[SourceItem]:
         selector = pafs.FileSelector(self.location.root, recursive=True)

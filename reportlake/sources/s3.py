@@ -25,6 +25,7 @@ class S3LandingSource:
     """
 
     name = "s3"
+    remote = True
 
     def __init__(self, uri: str, client: Any, *, max_bytes: int) -> None:
         parsed = urlparse(uri)
