@@ -30,7 +30,6 @@ from reportlake.lease import lake_lease
 from reportlake.models import SourceMetadata
 from reportlake.pipeline import BatchResult, ingest_batch, load_security_master
 from reportlake.runs import (
-    fetch_ahead,
     open_known,
     open_lake,
     open_s3_client,
@@ -257,15 +256,14 @@ def retry(settings: Settings, rows: Sequence[QuarantineRow]) -> RetryOutcome:
             known.discard(row.report_id, row.source_uri)
         with closing(open_source(settings)) as source:
             plan = plan_retry(source, lake, rows, _window(settings, rows))
-            retry = _RetrySource(source, lake, plan.archived)
             result = ingest_batch(
-                retry,
+                _RetrySource(source, lake, plan.archived),
                 plan.items(),
                 lake,
                 validator_for(settings.expectations_dir),
                 known=known,
                 security_master=load_security_master(settings.security_master),
-                fetch_ahead=fetch_ahead(settings, retry),
+                fetch_ahead=settings.http_concurrency,
             )
         # The source's state learns only its own keys, as after a run's batch.
         listed = {item.key for item in plan.listed}

@@ -237,12 +237,6 @@ def worker_settings(settings: Settings, slots: int) -> Settings:
     return settings.model_copy(update={"http_rate_per_s": share})
 
 
-def fetch_ahead(settings: Settings, source: Source) -> int:
-    """Originals fetched at once: up to ``http_concurrency`` from a remote source; one at a time
-    from local files, where a read waits on nothing and fetching threads only cost CPU."""
-    return settings.http_concurrency if source.remote else 1
-
-
 def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
     """Fetch, extract, parse and archive a chunk of a batch."""
     with closing(open_source(settings)) as source:
@@ -251,7 +245,7 @@ def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
             items,
             open_lake(settings),
             security_master=_security_master(settings.security_master),
-            fetch_ahead=fetch_ahead(settings, source),
+            fetch_ahead=settings.http_concurrency,
         )
 
 

@@ -10,11 +10,8 @@ import pyarrow.fs as pafs
 import pytest
 
 from reportlake import pipeline
-from reportlake.pipeline import ExtractedBatch, extract_batch
-from reportlake.runs import fetch_ahead
-from reportlake.settings import Settings
+from reportlake.pipeline import ExtractedBatch, extract_batch, prefetch
 from reportlake.sources.inbox import InboxSource
-from reportlake.sources.s3 import S3LandingSource
 from reportlake.storage import Location, resolve_location
 from tests.conftest import REPO
 
@@ -111,8 +108,16 @@ def test_an_s3_lake_uploads_originals_from_threads(
     assert len([info for info in listed if info.type == pafs.FileType.File]) == 4
 
 
-def test_originals_are_fetched_at_once_only_from_remote_sources(tmp_path: Path) -> None:
-    settings = Settings.load(http_concurrency=5)
-    local = InboxSource(resolve_location(str(tmp_path)), max_bytes=1)
-    remote = S3LandingSource("s3://landing/reports", client=None, max_bytes=1)
-    assert (fetch_ahead(settings, local), fetch_ahead(settings, remote)) == (1, 5)
+def test_originals_are_fetched_at_once_only_from_remote_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = inbox_of(tmp_path / "inbox", 4)
+    items = list(source.list_items())
+    names: list[str] = []
+    spy(monkeypatch, source, "fetch", names, lambda _: current_thread().name)
+    assert [item for item, _ in prefetch(source, items, 5)] == items
+    assert set(names) == {current_thread().name}  # local files: one at a time, here
+    names.clear()
+    source.remote = True  # as an inbox on S3
+    assert [item for item, _ in prefetch(source, items, 5)] == items
+    assert len(names) == 4 and all(name.startswith("fetch") for name in names)

@@ -84,6 +84,7 @@ def test_prefetch_keeps_order_and_reports_bad_items(tmp_path: Path) -> None:
     source = inbox(tmp_path)
     items = list(source.list_items())
     for ahead in (1, 3):
+        source.remote = ahead > 1  # several at once only from a remote source
         got = list(prefetch(source, items, ahead))
         assert [item.name for item, _ in got] == [item.name for item in items]
         errors = {item.name: f for item, f in got if isinstance(f, BadInputError)}
