@@ -398,10 +398,10 @@ def test_unknown_suite_parameter_is_rejected(suites_copy: Path) -> None:
         Validator(suites_copy, today=TODAY)
 
 
-def test_scipy_stats_loads_only_when_an_expectation_needs_it() -> None:
-    """GX imports scipy.stats for its distribution expectations, which our suites do not use:
-    building the validator, validating and rendering Data Docs leave it unloaded; GX's own
-    distribution expectation still finds it when called."""
+def test_scipy_stats_and_altair_load_only_when_an_expectation_needs_them() -> None:
+    """GX imports scipy.stats for its distribution expectations and altair for their charts,
+    which our suites do not use: building the validator, validating and rendering Data Docs
+    leave both unloaded; GX's own distribution expectation still finds them when called."""
     script = textwrap.dedent(
         """
         import sys
@@ -414,12 +414,15 @@ def test_scipy_stats_loads_only_when_an_expectation_needs_it() -> None:
         assert not result.failures, result.failures
         assert validator.render_data_docs("run") is not None
         assert "scipy.stats._stats_py" not in sys.modules, "scipy.stats was loaded"
+        assert "altair.vegalite" not in sys.modules, "altair was loaded"
 
         from great_expectations.expectations.core import (
             expect_column_kl_divergence_to_be_less_than as kl,
         )
         assert round(kl.stats.entropy([0.5, 0.5], [0.25, 0.75]), 4) == 0.1438
         assert "scipy.stats._stats_py" in sys.modules
+        assert kl.alt.Chart.__module__.startswith("altair.vegalite")
+        assert "altair.vegalite" in sys.modules and sys.modules["altair"].Chart is kl.alt.Chart
         """
     )
     done = subprocess.run(
