@@ -58,7 +58,8 @@ clean:
 	rm -rf $(LAKE) .pytest_cache .mypy_cache .ruff_cache
 
 BENCH_N ?= 1000
+BENCH_ROUNDS ?= 3
 
 .PHONY: bench
 bench: install  ## time the pipeline against the floor and a naive script (BENCH_N=200 for a quick run)
-	$(BIN)/python -m bench.run --n $(BENCH_N)
+	$(BIN)/python -m bench.run --n $(BENCH_N) --rounds $(BENCH_ROUNDS)
