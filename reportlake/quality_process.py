@@ -8,6 +8,10 @@ to be stored in the lake by the run's process.
 
 A child serves the process that started it: a forked copy of that process starts its own. It
 exits when its parent closes the pipe or dies (the pipe then reads end-of-file).
+
+Starting one imports nothing of the pipeline (pyarrow, the parser, Great Expectations): the
+command starts it first thing, so that the child loads on a core of its own while the command
+itself is still importing.
 """
 
 from __future__ import annotations
@@ -24,15 +28,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from reportlake.errors import QualityRunError
-from reportlake.quality import ValidationResult, validation_columns, write_data_docs
 from reportlake.startup import start_up
-from reportlake.storage import Location
 
 if TYPE_CHECKING:
-    from reportlake.quality import Validator
+    import pyarrow as pa
+
+    from reportlake.quality import ValidationResult, Validator
+    from reportlake.storage import Location
 
 _STOP_TIMEOUT_S = 0.5  # an idle child exits at once on end-of-file
 
@@ -64,6 +67,8 @@ class ValidatorProcess:
 
     def validate(self, tables: Mapping[str, pa.Table]) -> ValidationResult:
         """Validate each table once (see ``Validator.validate``); only checkable columns travel."""
+        from reportlake.quality import validation_columns
+
         sent = {name: validation_columns(table) for name, table in tables.items()}
         result: ValidationResult = self._call("validate", sent)
         return result
@@ -80,6 +85,8 @@ class ValidatorProcess:
     def build_data_docs(self, lake: Location, run_key: str) -> str | None:
         """Render the run's results as Data Docs and store them in the lake (see
         ``write_data_docs``); None when nothing was validated since the last reset."""
+        from reportlake.quality import write_data_docs
+
         files: dict[str, bytes] | None = self._call("render", run_key)
         return None if files is None else write_data_docs(lake, run_key, files)
 
@@ -113,6 +120,24 @@ class ValidatorProcess:
         if status == "error":
             raise value
         return value
+
+
+_lock = threading.Lock()
+_validators: dict[Path, ValidatorProcess] = {}
+
+
+def validator_for(suites_dir: Path) -> ValidatorProcess:
+    """This process's validator for ``suites_dir``: one child process, started on first use.
+
+    It takes seconds to build and serves every later run of this process; a new one is started
+    if it died (its results for the current run's Data Docs are then lost) or if this process
+    is a fork of the one that started it.
+    """
+    with _lock:  # threads that ask at once share one child
+        current = _validators.get(suites_dir)
+        if current is None or not current.usable:
+            current = _validators[suites_dir] = ValidatorProcess(suites_dir)
+        return current
 
 
 # Back-ends Great Expectations loads at import when they are installed (SQLAlchemy comes with

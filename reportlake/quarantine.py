@@ -29,13 +29,13 @@ from reportlake.errors import ReportlakeError
 from reportlake.lease import lake_lease
 from reportlake.models import SourceMetadata
 from reportlake.pipeline import BatchResult, ingest_batch, load_security_master
+from reportlake.quality_process import validator_for
 from reportlake.runs import (
     open_known,
     open_lake,
     open_s3_client,
     open_source,
     resolve_window,
-    validator_for,
 )
 from reportlake.settings import Settings
 from reportlake.sources import FetchedItem, Source, SourceItem, Window

@@ -8,7 +8,6 @@ import json
 import logging
 import pickle
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
@@ -28,7 +27,7 @@ from reportlake.pipeline import (
     extract_batch,
     load_security_master,
 )
-from reportlake.quality_process import ValidatorProcess
+from reportlake.quality_process import validator_for
 from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
@@ -119,24 +118,6 @@ def describe_run(
         return f"{source} {since or ''}..{until or ''}"
     when = at.astimezone(SHANGHAI) if at.tzinfo else at
     return f"{source} {when:%Y-%m-%d %H:%M}"
-
-
-_validator_lock = threading.Lock()
-_validators: dict[Path, ValidatorProcess] = {}
-
-
-def validator_for(suites_dir: Path) -> ValidatorProcess:
-    """This process's validator for ``suites_dir``: one child process, started on first use.
-
-    It takes seconds to build and serves every later run of this process; a new one is started
-    if it died (its results for the current run's Data Docs are then lost) or if this process
-    is a fork of the one that started it.
-    """
-    with _validator_lock:  # threads that ask at once share one child
-        current = _validators.get(suites_dir)
-        if current is None or not current.usable:
-            current = _validators[suites_dir] = ValidatorProcess(suites_dir)
-        return current
 
 
 @cache

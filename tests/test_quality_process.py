@@ -88,7 +88,7 @@ def test_run_process_does_not_import_great_expectations() -> None:
         f"""
         import sys
         from pathlib import Path
-        from reportlake.runs import validator_for
+        from reportlake.quality_process import validator_for
         from reportlake.tables import reports_to_tables
         from tests.test_quality import make_report
         result = validator_for(Path({str(SUITES)!r})).validate(
@@ -102,6 +102,24 @@ def test_run_process_does_not_import_great_expectations() -> None:
     )
     assert out.stdout.split() == ["0", "False"]
     assert "leaked" not in out.stderr, out.stderr
+
+
+def test_starting_the_child_imports_nothing_of_the_pipeline() -> None:
+    # The command starts it first thing, so that it loads while the command imports.
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from reportlake.quality_process import validator_for
+        process = validator_for(Path({str(SUITES)!r}))
+        heavy = ["pyarrow", "pandas", "pymupdf", "reportlake.runs", "reportlake.quality"]
+        print([m for m in heavy if m in sys.modules], process.usable)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[] True", out.stderr
 
 
 def test_great_expectations_validates_without_the_backends_the_child_skips() -> None:
@@ -152,7 +170,7 @@ def test_a_broken_suite_fails_every_validation_saying_which(tmp_path: Path) -> N
 
 
 def test_a_dead_child_is_a_clear_error_and_is_replaced() -> None:
-    from reportlake.runs import validator_for
+    from reportlake.quality_process import validator_for
 
     first = validator_for(SUITES)
     first._process.kill()
