@@ -94,18 +94,22 @@ def ingest(
     # they built (see ``reportlake.startup``).
     pause_collector()
     _start_validator()
-    run_flow = importlib.import_module("flows.ingest").ingest_in_process
-    summary = run_flow(
-        source=source.value if source else None,
-        inbox=inbox,
-        landing=landing,
-        lake=lake,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        batch_size=batch_size,
-        workers=workers,
-        dask_address=dask_address,
-    )
+    # The extraction workers, forked before Prefect starts threads (see reportlake.workers).
+    from reportlake.workers import forked_workers
+
+    with forked_workers(_local_workers(workers, dask_address)):
+        run_flow = importlib.import_module("flows.ingest").ingest_in_process
+        summary = run_flow(
+            source=source.value if source else None,
+            inbox=inbox,
+            landing=landing,
+            lake=lake,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            batch_size=batch_size,
+            workers=workers,
+            dask_address=dask_address,
+        )
     typer.echo(summary.to_text())
     if summary_json is not None:
         summary_json.write_text(summary.to_json(), encoding="utf-8")
@@ -115,6 +119,16 @@ def ingest(
         settings = Settings.load(lake=lake)
         sql, rendered = run_example(settings)
         typer.echo(f"\nexample query:\n{sql}\n{rendered}")
+
+
+def _local_workers(workers: int | None, dask_address: str | None) -> int:
+    """How many local worker processes the run will extract with: none on a Dask cluster; a
+    bad setting is left to the flow run to report."""
+    try:
+        settings = Settings.load(workers=workers, dask_address=dask_address)
+    except ValueError:
+        return 0
+    return 0 if settings.dask_address or settings.workers == 0 else settings.parallelism
 
 
 def _start_validator() -> None:

@@ -126,6 +126,17 @@ _lock = threading.Lock()
 _validators: dict[Path, ValidatorProcess] = {}
 
 
+def _forget_in_forked_child() -> None:
+    """In a forked copy of this process: close its copies of the validators' pipes, so that a
+    validator still reads end-of-file when the process that started it closes its end."""
+    for validator in _validators.values():
+        validator._conn.close()
+    _validators.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_forked_child)
+
+
 def validator_for(suites_dir: Path) -> ValidatorProcess:
     """This process's validator for ``suites_dir``: one child process, started on first use.
 

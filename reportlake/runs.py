@@ -32,7 +32,7 @@ from reportlake.settings import Settings
 from reportlake.sources import Source, SourceItem, Window
 from reportlake.sources.inbox import InboxSource
 from reportlake.sources.s3 import S3LandingSource
-from reportlake.startup import freeze_start_up
+from reportlake.startup import WorkerSetup, freeze_start_up
 from reportlake.state import load_cursor, load_known, load_state, record_keys, save_cursor
 from reportlake.storage import Location, resolve_location, s3_client
 
@@ -231,10 +231,11 @@ def extract(settings: Settings, items: Sequence[SourceItem]) -> ExtractedBatch:
 
 
 def extract_in_worker(
-    settings: Settings, items: Sequence[SourceItem], spool: Path
+    settings: Settings, items: Sequence[SourceItem], spool: Path, setup: WorkerSetup
 ) -> tuple[Path, list[logging.LogRecord]]:
-    """``extract`` in a worker process, with the log records it emitted meanwhile: the caller
-    emits them where its own logs go (a worker process sends its logs nowhere).
+    """``extract`` in a worker process set up as ``setup`` says, with the log records it emitted
+    meanwhile: the caller emits them where its own logs go (a worker process sends its logs
+    nowhere).
 
     The batch is handed back as a file in the directory ``spool`` (read by ``read_spooled``),
     not through the process pool's pipe. A chunk's batch is megabytes (~5 MB for 100 reports),
@@ -242,7 +243,8 @@ def extract_in_worker(
     that must first get the GIL from that process's own extraction: the worker, blocked on the
     pipe meanwhile, lost ~1 s of a 1,000-report run (measured). A file is read in one call.
     """
-    freeze_start_up()  # the worker's first chunk: its imports are done (see start_worker)
+    freeze_start_up()  # the worker's first chunk: its imports are done
+    setup.apply()
     records: list[logging.LogRecord] = []
     collector = _Collector(records)
     logging.root.addHandler(collector)

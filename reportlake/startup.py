@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 _lock = threading.Lock()
 _frozen = False  # whether this process froze its start-up objects
@@ -50,14 +51,20 @@ def freeze_start_up() -> None:
             _frozen, _paused = True, False
 
 
-def start_worker(environ: Mapping[str, str], log_levels: Mapping[str, int]) -> None:
-    """Initializer of a worker process: its environment, its loggers' levels (those of the
-    process that started it, so that it logs what that process would), and its start-up paused
-    (its first chunk freezes what the start-up built)."""
-    os.environ.update(environ)
-    for name, level in log_levels.items():
-        logging.getLogger(name or None).setLevel(level)
-    pause_collector()
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker process takes from the run that hands it a chunk: environment variables
+    (the run's Prefect API) and its loggers' levels (Prefect's logging settings), so that the
+    worker logs what that process would. Sent with every chunk: a worker forked before the run
+    started (see ``reportlake.workers``) knew neither."""
+
+    environ: Mapping[str, str]
+    log_levels: Mapping[str, int]  # by logger name, root as ""
+
+    def apply(self) -> None:
+        os.environ.update(self.environ)
+        for name, level in self.log_levels.items():
+            logging.getLogger(name or None).setLevel(level)
 
 
 @contextmanager

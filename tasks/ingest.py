@@ -47,7 +47,8 @@ from reportlake.runs import (
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem, Window
-from reportlake.startup import start_worker
+from reportlake.startup import WorkerSetup, pause_collector
+from reportlake.workers import take_forked
 
 
 def quality_run_key() -> str:
@@ -148,14 +149,15 @@ class WorkerProcesses:
     """
 
     def __init__(self, slots: int, in_flight: int, api_url: str) -> None:
-        # Spawned, as Prefect's are: the flow's process has threads, which fork does not copy.
-        # A worker talks to Prefect only to read a credentials block: through this run's API.
-        self.pool = ProcessPoolExecutor(
+        # Those the command forked before the run started (see reportlake.workers), or spawned,
+        # as Prefect's are: the flow's process now has threads, which a fork does not copy.
+        self.pool = take_forked(slots) or ProcessPoolExecutor(
             max_workers=slots,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_worker,
-            initargs=({"PREFECT_API_URL": api_url}, _log_levels()),
+            initializer=pause_collector,  # until the first chunk freezes what the import built
         )
+        # A worker talks to Prefect only to read a credentials block: through this run's API.
+        setup = WorkerSetup({"PREFECT_API_URL": api_url}, _log_levels())
         # A thread per chunk in flight, each waiting on its worker process.
         self._threads: ThreadPoolTaskRunner[ExtractedBatch] = ThreadPoolTaskRunner(
             max_workers=in_flight
@@ -171,7 +173,9 @@ class WorkerProcesses:
         ) -> ExtractedBatch:
             """Fetch, extract, parse and archive a chunk of a batch in a worker process."""
             try:
-                spooled, records = pool.submit(extract_in_worker, settings, items, spool).result()
+                spooled, records = pool.submit(
+                    extract_in_worker, settings, items, spool, setup
+                ).result()
             except BrokenProcessPool as exc:
                 raise ReportlakeError(
                     "a worker process died while extracting (killed, e.g. out of memory, or "

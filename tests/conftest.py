@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,22 @@ def run_in_subprocess(
         text=True,
         timeout=timeout,
     )
+
+
+def run_script(script: str, env: dict[str, str] | None = None) -> str:
+    """Run ``script`` (dedented) in a fresh interpreter at the repository's root, for what is
+    once per process (freezing start-up, forking); it asserts. Its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 @pytest.fixture

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES_INBOX, REPO
-
-
-def _python(script: str, env: dict[str, str] | None = None) -> None:
-    """Run ``script`` in a fresh interpreter (freezing is once per process); it asserts."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+from tests.conftest import EXAMPLES_INBOX, run_script
 
 
 def test_start_up_pauses_the_collector_then_freezes_once() -> None:
-    _python(
+    run_script(
         """
         import gc
         from reportlake.startup import freeze_start_up, pause_collector, start_up
@@ -49,7 +32,7 @@ def test_start_up_pauses_the_collector_then_freezes_once() -> None:
 
 def test_a_process_that_did_not_pause_freezes_nothing(tmp_path: Path) -> None:
     # A test session, a Dask worker: objects alive may be garbage cycles soon; never frozen.
-    _python(
+    run_script(
         f"""
         import gc
         from reportlake.runs import extract, plan_batches
@@ -67,7 +50,7 @@ def test_a_process_that_did_not_pause_freezes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_collector_turned_off_by_the_program_stays_off() -> None:
-    _python(
+    run_script(
         """
         import gc
         from reportlake.startup import start_up
@@ -86,7 +69,7 @@ def test_a_worker_collects_nothing_until_its_first_chunk_freezes_its_imports(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTLAKE_")}
     env["PREFECT_API_URL"] = prefect_harness
-    _python(
+    run_script(
         f"""
         import gc
         from prefect import flow
@@ -121,7 +104,7 @@ def test_an_ingest_turns_the_collector_back_on(prefect_harness: str, tmp_path: P
     # The command pauses the collector for Prefect's start-up; the flow body turns it back on.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTLAKE_")}
     env.update(PREFECT_API_URL=prefect_harness, REPORTLAKE_WORKERS="0")
-    _python(
+    run_script(
         f"""
         import gc
         from reportlake.cli import app
