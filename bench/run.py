@@ -548,7 +548,7 @@ def render_table(rows: Sequence[Row], r: dict[str, Any]) -> str:
         f"Python {m['python']}, PyMuPDF {m['pymupdf']}, {m['date']}, load average "
         f"{m['load_average_start'][0]:.1f} before, {m['load_average_end'][0]:.1f} after"
         + (
-            f"; floor and local runs: medians of {len(r['rounds'])} interleaved rounds"
+            f"; floor, local and S3 runs: medians of {len(r['rounds'])} interleaved rounds"
             if len(r["rounds"]) > 1
             else ""
         ),
