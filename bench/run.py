@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -657,10 +657,10 @@ class Round:
         }
 
 
-def median_round(rounds: Sequence[Round]) -> Round:
-    """The round whose all-cores ratio is the median (the upper one of an even count): its
-    runs stand for the rounds in the per-run records and the stage table."""
-    return sorted(rounds, key=lambda r: r.ratios[1])[len(rounds) // 2]
+def median_round(rounds: Sequence[Round], key: Callable[[Round], float]) -> Round:
+    """The round whose ``key`` ratio is the median (the upper one of an even count): its runs
+    stand for the rounds in the per-run records and the stage table."""
+    return sorted(rounds, key=key)[len(rounds) // 2]
 
 
 def assemble(
@@ -779,9 +779,9 @@ def measure_all(
                 for run in (done[-1].local_1w, done[-1].local_allw):
                     shutil.rmtree(run.lake, ignore_errors=True)
             done.append(Round(floor, one, allw, s3))
-        middle = median_round(done)
+        middle = median_round(done, key=lambda r: r.ratios[1])
         runs["local_1w"], runs["local_allw"] = middle.local_1w, middle.local_allw
-        runs["s3_allw"] = sorted(done, key=lambda r: r.s3_over_local)[len(done) // 2].s3_allw
+        runs["s3_allw"] = median_round(done, key=lambda r: r.s3_over_local).s3_allw
         # The same command again over the last round's lake: everything is in it already.
         runs["noop"] = run_pipeline(pipeline, "noop", lake=done[-1].local_allw.lake, workers=None)
     check_noop(runs["noop"])

@@ -122,13 +122,15 @@ def ingest(
 
 
 def _local_workers(workers: int | None, dask_address: str | None) -> int:
-    """How many local worker processes the run will extract with: none on a Dask cluster; a
+    """How many local worker processes the run will extract with (``runs.local_workers``); a
     bad setting is left to the flow run to report."""
     try:
         settings = Settings.load(workers=workers, dask_address=dask_address)
     except ValueError:
         return 0
-    return 0 if settings.dask_address or settings.workers == 0 else settings.parallelism
+    from reportlake.runs import local_workers  # the pipeline: the fork imports it anyway
+
+    return local_workers(settings)
 
 
 def _start_validator() -> None:

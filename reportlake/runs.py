@@ -199,6 +199,12 @@ def extractor_count(settings: Settings) -> int:
     return 1 if settings.workers == 0 else settings.parallelism + 1
 
 
+def local_workers(settings: Settings) -> int:
+    """How many local worker processes a run extracts with at most: none on a Dask cluster or
+    with ``workers`` 0."""
+    return 0 if settings.dask_address or settings.workers == 0 else settings.parallelism
+
+
 def extraction_slots(settings: Settings, chunks: int) -> int:
     """How many worker processes (or cluster tasks) extract a run's ``chunks`` at once.
 
@@ -207,9 +213,7 @@ def extraction_slots(settings: Settings, chunks: int) -> int:
     """
     if settings.dask_address:
         return settings.parallelism
-    if settings.workers == 0 or chunks <= 1:
-        return 0
-    return min(settings.parallelism, chunks - 1)
+    return min(local_workers(settings), max(0, chunks - 1))
 
 
 def worker_settings(settings: Settings, slots: int) -> Settings:

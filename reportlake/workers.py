@@ -34,12 +34,13 @@ def forked_workers(count: int) -> Iterator[None]:
     Nothing is forked with ``count`` 0 or once this process runs threads: the run then starts
     its workers as it would without this block.
     """
-    pool = _fork(count)
+    _fork(count)
     try:
         yield
     finally:
-        if pool is not None and take_forked(count) is pool:
-            pool.shutdown(wait=True)  # idle workers exit at once
+        untaken = take_forked(count)
+        if untaken is not None:
+            untaken.shutdown(wait=True)  # idle workers exit at once
 
 
 def take_forked(count: int) -> ProcessPoolExecutor | None:
@@ -56,9 +57,9 @@ def take_forked(count: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-def _fork(count: int) -> ProcessPoolExecutor | None:
+def _fork(count: int) -> None:
     if count < 1 or threading.active_count() > 1:
-        return None
+        return
     # What the workers run: imported here once, for this process and every worker.
     for module in _PIPELINE:
         importlib.import_module(module)
@@ -69,4 +70,3 @@ def _fork(count: int) -> ProcessPoolExecutor | None:
     pool.submit(os.getpid)
     with _lock:
         _forked[os.getpid()] = (count, pool)
-    return pool
