@@ -183,6 +183,8 @@ def extraction_chunks(
             size = EXTRACT_CHUNK
             if shrink:
                 size = max(MIN_EXTRACT_CHUNK, min(size, remaining // (2 * extractors)))
+            if len(batch) - start - size < MIN_EXTRACT_CHUNK:
+                size = len(batch) - start  # no chunk of a few items left over: a task run each
             chunk = list(batch[start : start + size])
             chunks.append((number, chunk))
             start += len(chunk)

@@ -102,6 +102,32 @@ def test_failed_write_leaves_the_previous_partition_intact(
     ]
 
 
+def test_partitions_are_written_side_by_side_and_a_failure_stops_the_tables_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loc = resolve_location(str(tmp_path))
+    days = [dt.date(2024, 12, d) for d in (23, 24, 25, 26, 27, 30)]
+    tables = reports_to_tables([make_report(n, day) for n, day in enumerate(days)])
+    ordered = {name: tables[name] for name in ("analysts", "stock_mentions", "reports")}
+    merge = lake_io._merge_partition
+
+    def fail_one_day(loc: object, name: str, value: str, *args: object) -> None:
+        if name == "stock_mentions" and value == "2024-12-25":
+            raise OSError("disk full")
+        merge(loc, name, value, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lake_io, "_merge_partition", fail_one_day)
+    with pytest.raises(OSError, match="disk full"):
+        lake_io.write_tables(loc, ordered)
+    # The table before is whole; no report row without its child rows.
+    assert lake_io.read_table(loc, "analysts").num_rows == len(days)
+    assert not (tmp_path / "reports").exists()
+
+    monkeypatch.undo()
+    assert lake_io.write_tables(loc, ordered) == {name: len(days) for name in ordered}
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [f"dt={day}" for day in days]
+
+
 def test_known_sources_lists_reports_and_quarantine(tmp_path: Path) -> None:
     loc = resolve_location(str(tmp_path))
     assert lake_io.known_sources(loc) == {}

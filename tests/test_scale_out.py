@@ -267,9 +267,13 @@ def test_chunks_shrink_toward_the_end_so_extractors_finish_together() -> None:
     full = (1000 - 4 * chunk) // chunk + 1
     assert [n for _, n in sizes[:full]] == [chunk] * full
     tail = [n for _, n in sizes[full:]]
-    assert tail == sorted(tail, reverse=True) and tail[0] < chunk
-    assert min(tail[:-1]) == MIN_EXTRACT_CHUNK
+    assert tail[:-1] == sorted(tail[:-1], reverse=True) and tail[0] < chunk
+    assert min(tail) == MIN_EXTRACT_CHUNK
+    # What a last chunk would leave over goes with it: no task run for a few items.
+    assert MIN_EXTRACT_CHUNK <= tail[-1] < 2 * MIN_EXTRACT_CHUNK
     first = 500 // chunk
     assert {b for b, _ in sizes[:first]} == {0} and {b for b, _ in sizes[first:]} == {1}
     assert [n for _, n in _sizes([500, 500], extractors=1)] == [chunk] * (1000 // chunk)
     assert _sizes([chunk], extractors=3) == [(0, chunk)]  # one chunk: in the flow's process
+    assert _sizes([chunk + 3], extractors=1) == [(0, chunk + 3)]
+    assert _sizes([chunk, 3], extractors=1) == [(0, chunk), (1, 3)]  # a batch's own chunks only
