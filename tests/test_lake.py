@@ -102,10 +102,15 @@ def test_failed_write_leaves_the_previous_partition_intact(
     ]
 
 
-def test_partitions_are_written_side_by_side_and_a_failure_stops_the_tables_after(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_a_failed_partition_stops_the_tables_after_it(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    loc = resolve_location(str(tmp_path))
+    if store == "s3":  # partitions merged side by side
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("s3_endpoint", "s3_bucket"))
+        loc = resolve_location(f"s3://{bucket}/lake", s3_endpoint_url=endpoint)
+    else:
+        loc = resolve_location(str(tmp_path))
     days = [dt.date(2024, 12, d) for d in (23, 24, 25, 26, 27, 30)]
     tables = reports_to_tables([make_report(n, day) for n, day in enumerate(days)])
     ordered = {name: tables[name] for name in ("analysts", "stock_mentions", "reports")}
@@ -121,11 +126,12 @@ def test_partitions_are_written_side_by_side_and_a_failure_stops_the_tables_afte
         lake_io.write_tables(loc, ordered)
     # The table before is whole; no report row without its child rows.
     assert lake_io.read_table(loc, "analysts").num_rows == len(days)
-    assert not (tmp_path / "reports").exists()
+    assert lake_io.read_table(loc, "reports").num_rows == 0
 
     monkeypatch.undo()
     assert lake_io.write_tables(loc, ordered) == {name: len(days) for name in ordered}
-    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [f"dt={day}" for day in days]
+    reports = lake_io.read_table(loc, "reports")
+    assert sorted(reports.column("publish_date").to_pylist()) == days
 
 
 def test_known_sources_lists_reports_and_quarantine(tmp_path: Path) -> None:
