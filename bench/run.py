@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -326,6 +326,14 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _median(values: Iterable[float | None], digits: int = 3) -> float | None:
+    """The median of the values, rounded; None if any is missing (an older checkout's runs)."""
+    known = list(values)
+    if not known or any(v is None for v in known):
+        return None
+    return round(statistics.median(v for v in known if v is not None), digits)
+
+
 @dataclass(frozen=True)
 class CliSupport:
     """Which of the newer ``reportlake ingest`` options this checkout has."""
@@ -488,11 +496,11 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
     rss_target_applies = n >= 10_000
     rounds = r["rounds"]
 
-    def spread(key: str) -> str:
+    def spread(key: str, form: str = ".2f") -> str:
         """Every round's ratio, when there are several."""
-        if len(rounds) < 2:
+        if len(rounds) < 2 or any(rnd.get(key) is None for rnd in rounds):
             return ""
-        return " (rounds: " + ", ".join(f"{rnd[key]:.2f}" for rnd in rounds) + ")"
+        return " (rounds: " + ", ".join(f"{rnd[key]:{form}}" for rnd in rounds) + ")"
 
     return [
         Row(
@@ -544,7 +552,9 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
             "overhead",
             "orchestration + quality overhead (1 worker)",
             r.get("overhead_s"),
-            "-" if overhead is None else f"{overhead:.1%} of wall",
+            "-"
+            if overhead is None
+            else f"{overhead:.1%} of wall" + spread("overhead_fraction", ".1%"),
             "<= 10%",
             None if overhead is None else overhead <= 0.10,
         ),
@@ -681,6 +691,8 @@ class Round:
             "pipeline_allw_over_floor": round(allw, 3),
             "pipeline_s3_s": round(self.s3_allw.measured.wall_s, 3),
             "s3_over_local": round(self.s3_over_local, 3),
+            "overhead_s": _round(self.local_1w.seconds.get("overhead")),
+            "overhead_fraction": _round(self.local_1w.overhead_fraction(), 4),
         }
 
 
@@ -700,9 +712,10 @@ def assemble(
     """results.json: headline numbers, ratios, per-run records and the machine.
 
     The floor's, the local and the S3 runs' seconds are medians over the rounds, their ratios
-    the medians of each round's ratios; ``rounds`` keeps every round's numbers.
+    (and the 1-worker run's overhead) the medians of each round's; ``rounds`` keeps every
+    round's numbers.
     """
-    p1, noop = runs["local_1w"], runs["noop"]
+    noop = runs["noop"]
     local = [*(r.local_1w for r in rounds), *(r.local_allw for r in rounds), noop]
     floor_s = statistics.median(r.floor.wall_s for r in rounds)
     one_s = statistics.median(r.local_1w.measured.wall_s for r in rounds)
@@ -721,8 +734,8 @@ def assemble(
         "incremental_noop_s": round(noop.measured.wall_s, 3),
         "incremental_noop_flow_s": _round(noop.seconds.get("run")),
         "incremental_startup_s": _round(noop.startup_s()),
-        "overhead_s": _round(p1.seconds.get("overhead")),
-        "overhead_fraction": _round(p1.overhead_fraction(), 4),
+        "overhead_s": _median(rnd.local_1w.seconds.get("overhead") for rnd in rounds),
+        "overhead_fraction": _median([rnd.local_1w.overhead_fraction() for rnd in rounds], 4),
         "peak_rss_mb": round(max(run.measured.peak_rss_mb for run in local), 1),
         "peak_rss_single_mb": round(max(run.measured.peak_rss_single_mb for run in local), 1),
         "pipeline_1w_over_floor": round(statistics.median(rnd.ratios[0] for rnd in rounds), 3),

@@ -68,11 +68,10 @@ def write_tables(lake: Location, tables: Mapping[str, pa.Table]) -> dict[str, in
     """Merge each table's rows into their partitions; return rows written per table.
 
     Tables are written in the order given (a report's row appears after its child rows), one
-    partition at a time. A table is sorted once, by partition and then as its files are, and
-    each partition's rows are a zero-copy slice of it. (Partitions merged 4 at a time in
-    threads saved ~20 ms a local batch and ~0.5 s a 1,000-report S3 run, but grew the flow's
-    process from ~550 to ~1,030 MB at 10,000 reports locally, ~860 to ~1,250 MB into S3:
-    measured, not kept.)
+    partition at a time, in this thread: buffers that Arrow frees in other threads stay in
+    those threads' arenas (merging 4 partitions at a time in threads grew the flow's process
+    by ~0.4-0.5 GB at 10,000 reports). A table is sorted once, by partition and then as its
+    files are, and each partition's rows are a zero-copy slice of it.
     """
     written: dict[str, int] = {}
     for name, table in tables.items():
