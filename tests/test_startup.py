@@ -115,3 +115,14 @@ def test_an_ingest_turns_the_collector_back_on(prefect_harness: str, tmp_path: P
         """,
         env,
     )
+
+
+def test_arrow_allocates_with_jemalloc_unless_the_user_chose() -> None:
+    # glibc's per-thread arenas kept what the S3 upload threads freed (858 vs 598 MB at 10,000).
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    script = """
+        import reportlake, pyarrow
+        print(pyarrow.default_memory_pool().backend_name)
+        """
+    assert run_script(script, env).strip() == "jemalloc"
+    assert run_script(script, {**env, "ARROW_DEFAULT_MEMORY_POOL": "system"}).strip() == "system"
