@@ -59,7 +59,8 @@ clean:
 
 BENCH_N ?= 1000
 BENCH_ROUNDS ?= 3
+BENCH_MEMORY_N ?= 10000
 
 .PHONY: bench
 bench: install  ## time the pipeline against the floor and a naive script (BENCH_N=200 for a quick run)
-	$(BIN)/python -m bench.run --n $(BENCH_N) --rounds $(BENCH_ROUNDS)
+	$(BIN)/python -m bench.run --n $(BENCH_N) --rounds $(BENCH_ROUNDS) --memory-n $(BENCH_MEMORY_N)

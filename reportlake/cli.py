@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from reportlake.settings import Settings
-from reportlake.startup import pause_collector
+from reportlake.startup import arrow_for_runs, process_start
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -92,8 +92,9 @@ def ingest(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's import and start-up: no garbage collection until the flow body freezes what
     # they built (see ``reportlake.startup``).
-    pause_collector()
+    process_start()
     _start_validator()
+    arrow_for_runs()  # this process builds Arrow tables, never a DataFrame
     # The extraction workers, forked before Prefect starts threads (see reportlake.workers).
     from reportlake.workers import forked_workers
 
@@ -210,7 +211,8 @@ def backfill(
             deployment, source.value, deployment_lake(lake_loc), timeout_s=timeout, force=force
         )
     else:
-        pause_collector()  # until the first chunk's flow body, as for ingest
+        process_start()  # the collector paused until the first chunk's flow body, as for ingest
+        arrow_for_runs()
         run_chunk = runners.in_process_runner(source.value, settings.lake)
 
     from rich.console import Console

@@ -20,7 +20,15 @@ import logging
 import posixpath
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -492,11 +500,7 @@ def commit_batch(
             )
 
     with timed(result.seconds, "write"):
-        keep = pa.array(good_ids, pa.string())
-        good = {
-            name: table.filter(pc.is_in(table.column("report_id"), value_set=keep))
-            for name, table in tables.items()
-        }
+        good = tables if not failures else _without(tables, failures)
         good["reports"] = _with_raw_uris(good["reports"], raw_uris)
         for q in result.quarantined:
             q.raw_uri = raw_uris.get(q.report_id)
@@ -537,6 +541,15 @@ def _quarantined(outcome: Outcome, stage: Stage, reason: str) -> Quarantined:
         [reason],
         source_id=item_source_id(outcome.item),
     )
+
+
+def _without(tables: Mapping[str, pa.Table], report_ids: Collection[str]) -> dict[str, pa.Table]:
+    """The tables without the rows of ``report_ids`` (a copy: only when some failed)."""
+    drop = pa.array(list(report_ids), pa.string())
+    return {
+        name: table.filter(pc.invert(pc.is_in(table.column("report_id"), value_set=drop)))
+        for name, table in tables.items()
+    }
 
 
 def _with_raw_uris(table: pa.Table, raw_uris: Mapping[str, str]) -> pa.Table:

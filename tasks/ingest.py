@@ -47,7 +47,7 @@ from reportlake.runs import (
 from reportlake.runs import finish_run as advance_cursor
 from reportlake.settings import Settings
 from reportlake.sources import SourceItem, Window
-from reportlake.startup import WorkerSetup, pause_collector
+from reportlake.startup import WorkerSetup, process_start
 from reportlake.workers import take_forked
 
 
@@ -154,7 +154,7 @@ class WorkerProcesses:
         self.pool = take_forked(slots) or ProcessPoolExecutor(
             max_workers=slots,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=pause_collector,  # until the first chunk freezes what the import built
+            initializer=process_start,  # collector paused until the first chunk freezes imports
         )
         # A worker talks to Prefect only to read a credentials block: through this run's API.
         setup = WorkerSetup({"PREFECT_API_URL": api_url}, _log_levels())

@@ -31,3 +31,10 @@ def test_a_sample_reads_the_whole_tree() -> None:
         assert memory.peak_single > 200 * MB
     finally:
         proc.wait()
+
+
+def test_pss_counts_shared_pages_once() -> None:
+    measured = run_timed([sys.executable, "-c", _TREE], pss=True)
+    assert measured.peak_pss_mb is not None
+    # The child's 200 MB are its own; the interpreter's libraries, mapped by both, count once.
+    assert 200 < measured.peak_pss_mb < measured.peak_rss_mb

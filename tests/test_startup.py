@@ -1,8 +1,10 @@
-"""Start-up objects are frozen out of the garbage collector's way, and the collector stays on."""
+"""A run's processes at start-up: objects frozen out of the garbage collector's way (and the
+collector back on), large blocks returned to the system when freed, Arrow without pandas."""
 
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,8 @@ def test_an_ingest_turns_the_collector_back_on(prefect_harness: str, tmp_path: P
         app(["ingest", "--inbox", {str(EXAMPLES_INBOX)!r}, "--lake", {str(tmp_path / "lake")!r},
              "--no-example-query"], standalone_mode=False)
         assert gc.isenabled() and gc.get_freeze_count() > 50_000
+        import sys
+        assert "pandas" not in sys.modules  # the run built and wrote tables without it
         """,
         env,
     )
@@ -126,3 +130,56 @@ def test_arrow_allocates_with_jemalloc_unless_the_user_chose() -> None:
         """
     assert run_script(script, env).strip() == "jemalloc"
     assert run_script(script, {**env, "ARROW_DEFAULT_MEMORY_POOL": "system"}).strip() == "system"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_large_blocks_stay_mapped_once_start_up_fixed_the_threshold() -> None:
+    # A freed 8 MiB block (a chunk's pickled batch) raises glibc's own threshold to 8 MiB: a
+    # 4 MiB block would then come from the heap (unless the heap cannot grow), which keeps it.
+    # Fixed at start-up, the threshold stays put and the block gets a mapping of its own.
+    out = run_script(
+        """
+        import ctypes
+        from reportlake.startup import map_large_blocks
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                "uordblks", "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = MallInfo2
+        map_large_blocks()
+        big = bytearray(8 << 20)
+        del big
+        before = libc.mallinfo2().hblks
+        block = bytearray(4 << 20)
+        print(libc.mallinfo2().hblks - before)
+        """
+    )
+    assert int(out) == 1
+
+
+def test_arrow_for_runs_converts_without_pandas_and_pandas_still_works() -> None:
+    run_script(
+        f"""
+        import sys
+        from pathlib import Path
+        from reportlake.startup import arrow_for_runs
+
+        arrow_for_runs()
+        from reportlake.files import parse_file
+        from reportlake.tables import reports_to_tables
+
+        report = parse_file(sorted(Path({str(EXAMPLES_INBOX)!r}).glob("*.pdf"))[0])
+        tables = reports_to_tables([report])
+        assert tables["reports"].num_rows == 1 and tables["analysts"].num_rows >= 1
+        assert "pandas" not in sys.modules
+
+        import pyarrow as pa
+        frame = pa.table({{"x": [1.0, None]}}).to_pandas()  # imports pandas now
+        assert int(frame["x"].isna().sum()) == 1
+        import pandas as pd
+        assert pa.array(pd.Series([1.0, float("nan")])).null_count == 1  # NaN as null again
+        """
+    )
