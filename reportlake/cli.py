@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from reportlake.settings import Settings
-from reportlake.startup import arrow_for_runs, process_start
+from reportlake.startup import arrow_without_pandas, process_start
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -94,7 +94,7 @@ def ingest(
     # they built (see ``reportlake.startup``).
     process_start()
     _start_validator()
-    arrow_for_runs()  # this process builds Arrow tables, never a DataFrame
+    arrow_without_pandas()  # this process builds Arrow tables, never a DataFrame
     # The extraction workers, forked before Prefect starts threads (see reportlake.workers).
     from reportlake.workers import forked_workers
 
@@ -212,7 +212,7 @@ def backfill(
         )
     else:
         process_start()  # the collector paused until the first chunk's flow body, as for ingest
-        arrow_for_runs()
+        arrow_without_pandas()
         run_chunk = runners.in_process_runner(source.value, settings.lake)
 
     from rich.console import Console

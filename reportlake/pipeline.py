@@ -265,6 +265,9 @@ class ExtractedBatch:
     # The whole of ``extract_batch``: its stages and the bookkeeping between them (hashing,
     # handing originals to the archive's threads).
     wall_s: float = 0.0
+    # Set by its commit: the Arrow tables of the reports it writes (by report_id), which then
+    # hold their text, no longer the reports themselves; a retried commit writes these.
+    tables: tuple[tuple[str, ...], dict[str, pa.Table]] | None = None
 
     @classmethod
     def join(cls, parts: Iterable[ExtractedBatch]) -> ExtractedBatch:
@@ -480,7 +483,7 @@ def commit_batch(
             reports.append(outcome.report)
 
     with timed(result.seconds, "write"):  # the batch's Arrow tables: validated, then written
-        tables = reports_to_tables(reports)
+        tables = _tables_of(batch, reports)
     with timed(result.seconds, "validate"):
         failures = validator.validate(tables).failures if reports else {}
     result.validated = len(reports)
@@ -541,6 +544,22 @@ def _quarantined(outcome: Outcome, stage: Stage, reason: str) -> Quarantined:
         [reason],
         source_id=item_source_id(outcome.item),
     )
+
+
+def _tables_of(batch: ExtractedBatch, reports: Sequence[Report]) -> dict[str, pa.Table]:
+    """The Arrow tables of a batch's ``reports``, built once: the reports then give up their
+    text, held by the tables from now on (~17 MB of Python strings a 500-report batch, while
+    its partitions are written). A retried commit writes the tables built before."""
+    ids = tuple(r.report_id for r in reports)
+    if batch.tables is not None and batch.tables[0] == ids:
+        return batch.tables[1]
+    if any(r.char_count and not r.text for r in reports):  # never: a retry selects the same
+        raise RuntimeError("a report's text was given up to tables of other reports")
+    tables = reports_to_tables(reports)
+    batch.tables = (ids, tables)
+    for report in reports:
+        report.text = ""
+    return tables
 
 
 def _without(tables: Mapping[str, pa.Table], report_ids: Collection[str]) -> dict[str, pa.Table]:

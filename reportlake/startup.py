@@ -1,6 +1,6 @@
 """What a run's processes do at start-up: keep Python's cyclic garbage collector off what they
-loaded to start with, give large blocks back to the system (``map_large_blocks``), and set
-Arrow up for a run (``arrow_for_runs``).
+loaded to start with, give large blocks back to the system (``map_large_blocks``), and keep
+pyarrow from importing pandas (``arrow_without_pandas``).
 
 A run's processes import Prefect, pyarrow, MuPDF (and Great Expectations in the validator's):
 200,000-300,000 long-lived objects. Each full collection walks all of them (0.1-0.2 s), and a
@@ -118,28 +118,21 @@ class _NoPandas(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError("pandas is not imported by this process", name=name)
 
 
-def arrow_for_runs() -> None:
-    """Arrow as a run's process uses it, one that builds tables and never a DataFrame, for this
-    process and the workers it forks: what it frees returned to the system at once, and Python
-    lists converted without importing pandas.
+def arrow_without_pandas() -> None:
+    """Have pyarrow convert Python lists without importing pandas, in this process and the
+    workers it forks: for a run's process, which builds Arrow tables and never a DataFrame.
 
-    - Arrow's jemalloc keeps freed pages for a second (``dirty_decay_ms:1000``), and a commit
-      frees a batch's tables and partitions and allocates the next within that second.
-      Returned at once: ~24 MB less at 10,000 reports (PSS: 575 against 599 MB), a commit as
-      fast (0.53-0.56 s against 0.52-0.54 s for 500 reports). Set before Arrow allocates:
-      it applies to the arenas created after it.
-    - Converting a list, pyarrow asks whether it is a pandas object and, in C++, for pandas'
-      missing-value markers; the first time, each imports pandas: ~0.2 s of CPU and ~48 MB
-      (RSS). Made while pandas cannot be imported, both find it absent and neither looks
-      again. pandas still works afterwards: ``to_pandas`` imports it when called, and pyarrow
-      recognises pandas objects again from then on. Skipped once pandas is imported.
+    Converting a list, pyarrow asks whether it is a pandas object and, in C++, for pandas'
+    missing-value markers; the first time, each imports pandas: ~0.2 s of CPU and ~48 MB (RSS)
+    in a process that has no other use for it. Asked while pandas cannot be imported, both
+    find it absent and neither asks again. pandas still works afterwards: ``to_pandas``
+    imports it when called, and pyarrow recognises pandas objects again from then on. Does
+    nothing once pandas is imported.
     """
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name == "jemalloc":
-        pa.jemalloc_set_decay_ms(0)
     if "pandas" in sys.modules:
         return
+    import pyarrow as pa
+
     finder = _NoPandas()
     sys.meta_path.insert(0, finder)
     try:

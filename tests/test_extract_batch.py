@@ -121,3 +121,39 @@ def test_originals_are_fetched_at_once_only_from_remote_sources(
     source.remote = True  # as an inbox on S3
     assert [item for item, _ in prefetch(source, items, 5)] == items
     assert len(names) == 4 and all(name.startswith("fetch") for name in names)
+
+
+def test_a_retried_commit_writes_the_texts_its_reports_gave_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A commit moves the reports' text into its Arrow tables; when the write fails and Prefect
+    # retries the commit, the tables built the first time are written, text and all.
+    from reportlake.lake import read_table
+    from reportlake.pipeline import KnownReports, commit_batch
+    from reportlake.quality import Validator
+
+    lake = resolve_location(str(tmp_path / "lake"))
+    batch = extract_all(inbox_of(tmp_path / "inbox", 3), lake)
+    texts = {o.report_id: o.report.text for o in batch.outcomes if o.report is not None}
+    assert len(texts) == 3 and all(texts.values())
+
+    real_write = pipeline.lake_io.write_tables
+    attempts: list[int] = []
+
+    def lake_gone_once(*args: Any) -> dict[str, int]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("injected: the lake went away")
+        return real_write(*args)
+
+    monkeypatch.setattr(pipeline.lake_io, "write_tables", lake_gone_once)
+    validator, known = Validator(REPO / "expectations"), KnownReports()
+    with pytest.raises(OSError, match="injected"):
+        commit_batch(batch, lake, validator, known)
+    assert all(not o.report.text for o in batch.outcomes if o.report is not None)  # given up
+    result = commit_batch(batch, lake, validator, known)
+
+    written = read_table(lake, "reports", ["report_id", "text", "char_count"]).to_pylist()
+    assert result.written == len(written) == 3
+    assert {row["report_id"]: row["text"] for row in written} == texts
+    assert all(row["char_count"] == len(row["text"]) for row in written)

@@ -160,14 +160,14 @@ def test_large_blocks_stay_mapped_once_start_up_fixed_the_threshold() -> None:
     assert int(out) == 1
 
 
-def test_arrow_for_runs_converts_without_pandas_and_pandas_still_works() -> None:
+def test_arrow_without_pandas_converts_without_pandas_and_pandas_still_works() -> None:
     run_script(
         f"""
         import sys
         from pathlib import Path
-        from reportlake.startup import arrow_for_runs
+        from reportlake.startup import arrow_without_pandas
 
-        arrow_for_runs()
+        arrow_without_pandas()
         from reportlake.files import parse_file
         from reportlake.tables import reports_to_tables
 
