@@ -503,7 +503,7 @@ def commit_batch(
             )
 
     with timed(result.seconds, "write"):
-        good = tables if not failures else _without(tables, failures)
+        good = dict(tables) if not failures else _without(tables, failures)  # batch.tables stay
         good["reports"] = _with_raw_uris(good["reports"], raw_uris)
         for q in result.quarantined:
             q.raw_uri = raw_uris.get(q.report_id)
