@@ -106,7 +106,7 @@ def test_failed_write_leaves_the_previous_partition_intact(
 def test_a_failed_partition_stops_the_tables_after_it(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    if store == "s3":  # partitions merged side by side
+    if store == "s3":  # object storage: a failed PUT leaves no partial object behind
         endpoint, bucket = (request.getfixturevalue(f) for f in ("s3_endpoint", "s3_bucket"))
         loc = resolve_location(f"s3://{bucket}/lake", s3_endpoint_url=endpoint)
     else:
